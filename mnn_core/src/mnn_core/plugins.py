@@ -71,7 +71,7 @@ class Context:
 
     # ---- loading -------------------------------------------------------------------------------
     def _load_entry_points(self) -> None:
-        from stevedore import NamedExtensionManager
+        from stevedore import ExtensionManager, NamedExtensionManager
 
         allow, deny = _env_list("MNN_PLUGINS"), _env_list("MNN_DISABLE_PLUGINS") or set()
         eps = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
@@ -88,7 +88,9 @@ class Context:
         def on_failure(_manager, entry_point, error) -> None:
             failures[entry_point.name] = f"import failed: {type(error).__name__}: {error}"
 
-        # Only selected entry points are imported, each in isolation.
+        # Only selected entry points are imported, each in isolation. stevedore caches the entry
+        # points of a group per process; drop that so it sees what importlib.metadata saw above.
+        ExtensionManager.ENTRY_POINT_CACHE.pop(ENTRY_POINT_GROUP, None)
         manager = NamedExtensionManager(ENTRY_POINT_GROUP, names=[ep.name for ep in selected],
                                         on_load_failure_callback=on_failure)
         loaded = {ext.name: ext.plugin for ext in manager}
@@ -116,8 +118,14 @@ class Context:
             return False
         try:
             self.pm.register(plugin, name=name)
-        except Exception as error:  # pluggy validation: unknown hook, bad signature, duplicate name
+        except Exception as error:  # pluggy validation: bad signature, duplicate name
             report("failed", f"invalid plugin: {type(error).__name__}: {error}")
+            return False
+        unknown = sorted(h.name for h in self.pm.get_hookcallers(plugin) or () if h.spec is None)
+        if unknown:  # pluggy accepts these silently; a misspelt hook would just never be called
+            self.pm.unregister(plugin)
+            report("failed", f"implements unknown hook(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(sorted(n for n, h in vars(self.pm.hook).items() if h.spec))}")
             return False
 
         staged = (BackendRegistry(), FrontendRegistry(), self.ops.copy(), PassRegistry())

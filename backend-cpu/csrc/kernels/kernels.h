@@ -1,0 +1,40 @@
+// The table of ISA-specific kernels. Each ISA fills one table; a plan picks one at creation.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace mnncpu {
+
+// C[MR x NR] (+)= sum_k A[k][0..MR) * B[k][0..NR) over packed panels; ldc in floats.
+using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                             bool accumulate);
+
+struct KernelTable {
+  const char* isa;
+  int mr, nr;
+  MicroKernel micro;
+  // y = act(x) on n contiguous floats (in place allowed).
+  void (*unary)(const float* x, float* y, int64_t n, int code, const float* params);
+  // rows x cols block with row stride ldc: c = act(c + row_bias[r] + col_bias[c] + mat[r*ldm + c]).
+  void (*bias_act)(float* c, int64_t rows, int64_t cols, int64_t ldc, const float* row_bias,
+                   const float* col_bias, const float* mat, int64_t ldm, int act, const float* params);
+  // out[i] = a[i*sa] op b[i*sb] for i < n, sa/sb in {0, 1}.
+  void (*binary)(int op, const float* a, int64_t sa, const float* b, int64_t sb, float* out, int64_t n);
+  // One channel of a depthwise convolution, bias and activation fused.
+  void (*depthwise)(const float* in, int64_t H, int64_t W, const float* w, int64_t KH, int64_t KW,
+                    int64_t SH, int64_t SW, int64_t DH, int64_t DW, int64_t PT, int64_t PL,
+                    float bias, float* out, int64_t OH, int64_t OW, int act, const float* params);
+  // Softmax of n contiguous floats.
+  void (*softmax)(const float* x, float* y, int64_t n);
+  // y = (x - mean) / sqrt(var + eps) * scale + bias over n contiguous floats.
+  void (*layernorm)(const float* x, float* y, int64_t n, const float* scale, const float* bias,
+                    float eps);
+};
+
+const KernelTable* baseline_table();
+#ifdef MNN_X86
+const KernelTable* avx2_table();
+const KernelTable* avx512_table();
+#endif
+
+}  // namespace mnncpu

@@ -1,0 +1,626 @@
+#include "ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "gemm.h"
+
+namespace mnncpu {
+namespace {
+
+// ---- work splitting -----------------------------------------------------------------------------
+
+// How a GEMM of M x N (repeated `outer` times: batch x groups) is cut into tasks: column tiles of
+// nc (a multiple of NR) and row chunks of mc (a multiple of MR), enough tasks to feed every thread.
+struct Tiling {
+  int64_t nc, ntiles, mc, mchunks;
+};
+
+Tiling make_tiling(int64_t M, int64_t N, int MR, int NR, int64_t outer, int threads, int64_t nc_max) {
+  Tiling t;
+  t.nc = std::max<int64_t>(NR, std::min(round_up(N, NR), round_up(nc_max, NR)));
+  t.ntiles = ceil_div(N, t.nc);
+  if (threads > 1) {
+    const int64_t want = threads * 4;
+    while (outer * t.ntiles < want && t.nc > 4 * NR) {
+      t.nc = round_up(t.nc / 2, NR);
+      t.ntiles = ceil_div(N, t.nc);
+    }
+  }
+  t.mchunks = 1;
+  if (threads > 1 && outer * t.ntiles < threads * 2)
+    t.mchunks = std::min(ceil_div(M, MR), ceil_div(threads * 2, outer * t.ntiles));
+  t.mc = round_up(ceil_div(M, std::max<int64_t>(t.mchunks, 1)), MR);
+  t.mchunks = std::max<int64_t>(1, ceil_div(M, t.mc));
+  return t;
+}
+
+// Contiguous chunks of `total` items, at least `grain` each, a few per thread.
+int64_t chunk_size(int64_t total, int threads, int64_t grain) {
+  if (threads <= 1) return std::max<int64_t>(total, 1);
+  return std::max(grain, ceil_div(total, threads * 4));
+}
+
+std::vector<float> copy_floats(const Weight& w) {
+  const float* p = static_cast<const float*>(w.data);
+  return std::vector<float>(p, p + w.numel());
+}
+
+void check(bool ok, const char* what) {
+  if (!ok) throw std::invalid_argument(what);
+}
+
+// ---- convolution --------------------------------------------------------------------------------
+
+// im2col straight into NR-column panels: columns [n0, n0+nc) of the [Cg*KH*KW, OH*OW] matrix.
+// A segment is a run of output columns inside one output row and one panel, so every (k, segment)
+// pair is a clipped (strided) copy of one input row.
+struct Segment {
+  int64_t dst, len, ih0, iw0;
+};
+
+struct ConvGeom {
+  int64_t C, H, W, M, OH, OW, KH, KW, SH, SW, DH, DW, PT, PL, G;
+};
+
+void im2col_pack(const ConvGeom& g, const float* x, int64_t Cg, int64_t n0, int64_t nc, int NR,
+                 float* dst, Segment* seg) {
+  const int64_t K = Cg * g.KH * g.KW;
+  int64_t nseg = 0;
+  for (int64_t n = n0; n < n0 + nc;) {
+    const int64_t oh = n / g.OW, ow = n % g.OW, col = n - n0;
+    const int64_t t = col % NR, panel = col / NR;
+    const int64_t len = std::min({g.OW - ow, NR - t, n0 + nc - n});
+    seg[nseg++] = {panel * K * NR + t, len, oh * g.SH - g.PT, ow * g.SW - g.PL};
+    n += len;
+  }
+  const int64_t tail = round_up(nc, NR) - nc;  // zero columns of the last panel
+  float* tail_dst = dst + (nc / NR) * K * NR + nc % NR;
+  for (int64_t c = 0; c < Cg; ++c) {
+    const float* xc = x + c * g.H * g.W;
+    for (int64_t kh = 0; kh < g.KH; ++kh) {
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const int64_t k = (c * g.KH + kh) * g.KW + kw;
+        for (int64_t s = 0; s < nseg; ++s) {
+          const Segment& sg = seg[s];
+          float* d = dst + sg.dst + k * NR;
+          const int64_t ih = sg.ih0 + kh * g.DH;
+          if (ih < 0 || ih >= g.H) {
+            std::memset(d, 0, sizeof(float) * sg.len);
+            continue;
+          }
+          const float* row = xc + ih * g.W;
+          const int64_t iw = sg.iw0 + kw * g.DW;  // input column of the segment's first element
+          int64_t lo = iw >= 0 ? 0 : ceil_div(-iw, g.SW);
+          int64_t hi = g.W - iw <= 0 ? 0 : ceil_div(g.W - iw, g.SW);
+          lo = std::min(lo, sg.len);
+          hi = std::max(lo, std::min(hi, sg.len));
+          for (int64_t i = 0; i < lo; ++i) d[i] = 0.f;
+          if (g.SW == 1) {
+            std::memcpy(d + lo, row + iw + lo, sizeof(float) * (hi - lo));
+          } else {
+            for (int64_t i = lo; i < hi; ++i) d[i] = row[iw + i * g.SW];
+          }
+          for (int64_t i = hi; i < sg.len; ++i) d[i] = 0.f;
+        }
+        for (int64_t i = 0; i < tail; ++i) tail_dst[k * NR + i] = 0.f;
+      }
+    }
+  }
+}
+
+class ConvOp : public Op {
+ public:
+  // ints: N C H W M OH OW KH KW SH SW DH DW PT PL G act has_bias
+  ConvOp(const std::vector<int64_t>& v, const std::vector<float>& f, const std::vector<Weight>& w,
+         const KernelTable* k, int threads) {
+    check(v.size() == 18, "conv: expected 18 ints");
+    N_ = v[0];
+    g_ = {v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
+    act_ = static_cast<int>(v[16]);
+    for (size_t i = 0; i < f.size() && i < 2; ++i) params_[i] = f[i];
+    Cg_ = g_.C / g_.G;
+    Mg_ = g_.M / g_.G;
+    Kg_ = Cg_ * g_.KH * g_.KW;
+    P_ = g_.OH * g_.OW;
+    check(w.size() >= 1 && w[0].numel() == g_.M * Kg_, "conv: weight size mismatch");
+    bias_.assign(g_.M, 0.f);
+    if (v[17]) {
+      check(w.size() >= 2 && w[1].numel() == g_.M, "conv: bias size mismatch");
+      bias_ = copy_floats(w[1]);
+    }
+    const float* wd = static_cast<const float*>(w[0].data);
+    depthwise_ = g_.G == g_.C && g_.M == g_.C;
+    pointwise_ = g_.KH == 1 && g_.KW == 1 && g_.SH == 1 && g_.SW == 1 && g_.PT == 0 && g_.PL == 0 &&
+                 g_.OH == g_.H && g_.OW == g_.W;
+    if (depthwise_) {
+      weights_ = aligned_array<float>(g_.M * Kg_);
+      std::memcpy(weights_.get(), wd, sizeof(float) * g_.M * Kg_);
+      return;
+    }
+    const int MR = k->mr;
+    panel_stride_ = round_up(Mg_, MR) * Kg_;
+    weights_ = aligned_array<float>(g_.G * panel_stride_);
+    for (int64_t gi = 0; gi < g_.G; ++gi)
+      pack_a(wd + gi * Mg_ * Kg_, Kg_, 1, Mg_, Kg_, MR, weights_.get() + gi * panel_stride_);
+    tiling_ = make_tiling(Mg_, P_, MR, k->nr, N_ * g_.G, threads, 384);
+  }
+
+  int64_t scratch_bytes() const override {
+    if (depthwise_) return 0;
+    return (Kg_ * tiling_.nc) * 4 + (2 * tiling_.nc + 2) * sizeof(Segment) + 64;
+  }
+
+  void run(const RunCtx& ctx) override {
+    const float* x = ctx.at(in[0]);
+    float* y = ctx.at(out[0]);
+    const KernelTable* k = ctx.k;
+    if (depthwise_) {
+      const int64_t planes = N_ * g_.C;
+      ctx.pool->parallel_for(planes, [&](int64_t t, int) {
+        const int64_t c = t % g_.C;
+        k->depthwise(x + t * g_.H * g_.W, g_.H, g_.W, weights_.get() + c * Kg_, g_.KH, g_.KW, g_.SH,
+                     g_.SW, g_.DH, g_.DW, g_.PT, g_.PL, bias_[c], y + t * P_, g_.OH, g_.OW, act_,
+                     params_);
+      });
+      return;
+    }
+    const Tiling& t = tiling_;
+    const int64_t tasks = N_ * g_.G * t.ntiles * t.mchunks;
+    ctx.pool->parallel_for(tasks, [&](int64_t task, int tid) {
+      const int64_t mi = task % t.mchunks;
+      int64_t rest = task / t.mchunks;
+      const int64_t ni = rest % t.ntiles;
+      rest /= t.ntiles;
+      const int64_t gi = rest % g_.G, n = rest / g_.G;
+      const int64_t n0 = ni * t.nc, nc = std::min(t.nc, P_ - n0);
+      const int64_t m0 = mi * t.mc, mc = std::min(t.mc, Mg_ - m0);
+      const float* xg = x + (n * g_.C + gi * Cg_) * g_.H * g_.W;
+      float* pb = ctx.thread_scratch(tid);
+      if (pointwise_) {
+        pack_b(xg + n0, g_.H * g_.W, 1, Kg_, nc, k->nr, pb);
+      } else {
+        Segment* seg = reinterpret_cast<Segment*>(pb + round_up(Kg_ * t.nc, 16));
+        im2col_pack(g_, xg, Cg_, n0, nc, k->nr, pb, seg);
+      }
+      float* yb = y + (n * g_.M + gi * Mg_ + m0) * P_ + n0;
+      gemm_packed(k, mc, nc, Kg_, weights_.get() + gi * panel_stride_ + m0 * Kg_, pb, yb, P_);
+      k->bias_act(yb, mc, nc, P_, bias_.data() + gi * Mg_ + m0, nullptr, nullptr, 0, act_, params_);
+    });
+  }
+
+ private:
+  int64_t N_;
+  ConvGeom g_;
+  int act_;
+  float params_[2] = {0.f, 0.f};
+  int64_t Cg_, Mg_, Kg_, P_, panel_stride_ = 0;
+  bool depthwise_, pointwise_;
+  std::vector<float> bias_;
+  AlignedPtr<float> weights_;
+  Tiling tiling_{};
+};
+
+// ---- matmul / gemm ------------------------------------------------------------------------------
+
+class MatMulOp : public Op {
+ public:
+  // ints: batch M N K a_rs a_cs b_rs b_cs b_const bias_kind act then batch x (a_off, b_off)
+  // bias_kind: 0 none, 1 per column [N], 2 per row [M], 3 matrix [M, N].
+  MatMulOp(const std::vector<int64_t>& v, const std::vector<float>& f, const std::vector<Weight>& w,
+           const KernelTable* k, int threads) {
+    check(v.size() >= 11, "matmul: expected at least 11 ints");
+    batch_ = v[0]; M_ = v[1]; N_ = v[2]; K_ = v[3];
+    a_rs_ = v[4]; a_cs_ = v[5]; b_rs_ = v[6]; b_cs_ = v[7];
+    b_const_ = v[8] != 0;
+    bias_kind_ = static_cast<int>(v[9]);
+    act_ = static_cast<int>(v[10]);
+    check(static_cast<int64_t>(v.size()) == 11 + 2 * batch_, "matmul: offsets missing");
+    offsets_.assign(v.begin() + 11, v.end());
+    for (size_t i = 0; i < f.size() && i < 2; ++i) params_[i] = f[i];
+    size_t wi = 0;
+    tiling_ = make_tiling(M_, N_, k->mr, k->nr, batch_, threads, b_const_ ? 256 : 512);
+    if (b_const_) {
+      const float* b = static_cast<const float*>(w.at(wi++).data);
+      packed_b_ = aligned_array<float>(round_up(N_, k->nr) * K_);
+      pack_b(b + offsets_[1], b_rs_, b_cs_, K_, N_, k->nr, packed_b_.get());
+    }
+    if (bias_kind_) bias_ = copy_floats(w.at(wi++));
+  }
+
+  int64_t scratch_bytes() const override {
+    int64_t floats = tiling_.mc * K_;
+    if (!b_const_) floats += round_up(tiling_.nc, 64) * K_;
+    return floats * 4 + 128;
+  }
+
+  void run(const RunCtx& ctx) override {
+    const float* a = ctx.at(in[0]);
+    const float* b = b_const_ ? nullptr : ctx.at(in[1]);
+    float* y = ctx.at(out[0]);
+    const KernelTable* k = ctx.k;
+    const Tiling& t = tiling_;
+    const int64_t tasks = batch_ * t.ntiles * t.mchunks;
+    ctx.pool->parallel_for(tasks, [&](int64_t task, int tid) {
+      const int64_t mi = task % t.mchunks;
+      const int64_t ni = (task / t.mchunks) % t.ntiles;
+      const int64_t bi = task / (t.mchunks * t.ntiles);
+      const int64_t n0 = ni * t.nc, nc = std::min(t.nc, N_ - n0);
+      const int64_t m0 = mi * t.mc, mc = std::min(t.mc, M_ - m0);
+      float* pa = ctx.thread_scratch(tid);
+      pack_a(a + offsets_[2 * bi] + m0 * a_rs_, a_rs_, a_cs_, mc, K_, k->mr, pa);
+      const float* pb;
+      if (b_const_) {
+        pb = packed_b_.get() + n0 * K_;
+      } else {
+        float* buf = pa + round_up(t.mc * K_, 16);
+        pack_b(b + offsets_[2 * bi + 1] + n0 * b_cs_, b_rs_, b_cs_, K_, nc, k->nr, buf);
+        pb = buf;
+      }
+      float* yb = y + bi * M_ * N_ + m0 * N_ + n0;
+      gemm_packed(k, mc, nc, K_, pa, pb, yb, N_);
+      if (bias_kind_ || act_) {
+        const float* bias = bias_.data();
+        k->bias_act(yb, mc, nc, N_, bias_kind_ == 2 ? bias + m0 : nullptr,
+                    bias_kind_ == 1 ? bias + n0 : nullptr,
+                    bias_kind_ == 3 ? bias + m0 * N_ + n0 : nullptr, N_, act_, params_);
+      }
+    });
+  }
+
+ private:
+  int64_t batch_, M_, N_, K_, a_rs_, a_cs_, b_rs_, b_cs_;
+  bool b_const_;
+  int bias_kind_, act_;
+  float params_[2] = {0.f, 0.f};
+  std::vector<int64_t> offsets_;
+  std::vector<float> bias_;
+  AlignedPtr<float> packed_b_;
+  Tiling tiling_{};
+};
+
+// ---- pooling and reductions ---------------------------------------------------------------------
+
+class PoolOp : public Op {
+ public:
+  // ints: planes H W OH OW KH KW SH SW DH DW PT PL PB PR is_max count_include_pad
+  PoolOp(const std::vector<int64_t>& v, int threads) : v_(v), threads_(threads) {
+    check(v.size() == 17, "pool: expected 17 ints");
+  }
+
+  void run(const RunCtx& ctx) override {
+    const float* x = ctx.at(in[0]);
+    float* y = ctx.at(out[0]);
+    const int64_t planes = v_[0], H = v_[1], W = v_[2], OH = v_[3], OW = v_[4], KH = v_[5], KW = v_[6],
+                  SH = v_[7], SW = v_[8], DH = v_[9], DW = v_[10], PT = v_[11], PL = v_[12],
+                  PB = v_[13], PR = v_[14];
+    const bool is_max = v_[15] != 0, include_pad = v_[16] != 0;
+    ctx.pool->parallel_for(planes, [&](int64_t p, int) {
+      const float* xp = x + p * H * W;
+      float* yp = y + p * OH * OW;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          float acc = is_max ? -INFINITY : 0.f;
+          int64_t count = 0, padded = 0;
+          for (int64_t kh = 0; kh < KH; ++kh) {
+            const int64_t ih = oh * SH - PT + kh * DH;
+            const bool row_in_pad = ih >= -PT && ih < H + PB;
+            for (int64_t kw = 0; kw < KW; ++kw) {
+              const int64_t iw = ow * SW - PL + kw * DW;
+              if (row_in_pad && iw >= -PL && iw < W + PR) ++padded;
+              if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+              const float v = xp[ih * W + iw];
+              if (is_max) acc = v > acc ? v : acc;
+              else acc += v;
+              ++count;
+            }
+          }
+          if (!is_max) acc /= static_cast<float>(include_pad ? padded : std::max<int64_t>(count, 1));
+          yp[oh * OW + ow] = acc;
+        }
+      }
+    });
+  }
+
+ private:
+  std::vector<int64_t> v_;
+  int threads_;
+};
+
+class ReduceOp : public Op {
+ public:
+  // ints: outer n inner kind (0 sum, 1 mean, 2 max, 3 min)
+  explicit ReduceOp(const std::vector<int64_t>& v) : v_(v) { check(v.size() == 4, "reduce: 4 ints"); }
+
+  void run(const RunCtx& ctx) override {
+    const float* x = ctx.at(in[0]);
+    float* y = ctx.at(out[0]);
+    const int64_t outer = v_[0], n = v_[1], inner = v_[2], kind = v_[3];
+    ctx.pool->parallel_for(outer, [&](int64_t o, int) {
+      const float* xo = x + o * n * inner;
+      float* yo = y + o * inner;
+      for (int64_t i = 0; i < inner; ++i) {
+        float acc = kind >= 2 ? xo[i] : 0.f;
+        for (int64_t j = 0; j < n; ++j) {
+          const float v = xo[j * inner + i];
+          acc = kind == 2 ? (v > acc ? v : acc) : kind == 3 ? (v < acc ? v : acc) : acc + v;
+        }
+        yo[i] = kind == 1 ? acc / static_cast<float>(n) : acc;
+      }
+    });
+  }
+
+ private:
+  std::vector<int64_t> v_;
+};
+
+// ---- elementwise --------------------------------------------------------------------------------
+
+class UnaryOp : public Op {
+ public:
+  // ints: n code
+  UnaryOp(const std::vector<int64_t>& v, const std::vector<float>& f, int threads)
+      : n_(v.at(0)), code_(static_cast<int>(v.at(1))) {
+    for (size_t i = 0; i < f.size() && i < 2; ++i) params_[i] = f[i];
+    chunk_ = chunk_size(n_, threads, 8192);
+  }
+
+  void run(const RunCtx& ctx) override {
+    const float* x = ctx.at(in[0]);
+    float* y = ctx.at(out[0]);
+    ctx.pool->parallel_for(ceil_div(n_, chunk_), [&](int64_t t, int) {
+      const int64_t s = t * chunk_;
+      ctx.k->unary(x + s, y + s, std::min(chunk_, n_ - s), code_, params_);
+    });
+  }
+
+ private:
+  int64_t n_, chunk_;
+  int code_;
+  float params_[2] = {0.f, 0.f};
+};
+
+class BinaryOp : public Op {
+ public:
+  // ints: op rank shape[rank] a_strides[rank] b_strides[rank]; innermost strides are 0 or 1.
+  BinaryOp(const std::vector<int64_t>& v, int threads) {
+    op_ = static_cast<int>(v.at(0));
+    rank_ = v.at(1);
+    check(static_cast<int64_t>(v.size()) == 2 + 3 * rank_ && rank_ >= 1, "binary: bad ints");
+    shape_.assign(v.begin() + 2, v.begin() + 2 + rank_);
+    sa_.assign(v.begin() + 2 + rank_, v.begin() + 2 + 2 * rank_);
+    sb_.assign(v.begin() + 2 + 2 * rank_, v.end());
+    inner_ = shape_.back();
+    outer_ = 1;
+    for (int64_t d = 0; d + 1 < rank_; ++d) outer_ *= shape_[d];
+    // Split long rows so a single big row still feeds every thread.
+    row_chunk_ = outer_ >= threads * 2 ? inner_ : chunk_size(inner_, threads, 8192);
+  }
+
+  void run(const RunCtx& ctx) override {
+    const float* a = ctx.at(in[0]);
+    const float* b = ctx.at(in[1]);
+    float* y = ctx.at(out[0]);
+    const int64_t pieces = ceil_div(inner_, row_chunk_);
+    const int64_t rows_per_task = pieces > 1 ? 1 : std::max<int64_t>(1, outer_ / (ctx.pool->size() * 4));
+    const int64_t tasks = pieces > 1 ? outer_ * pieces : ceil_div(outer_, rows_per_task);
+    ctx.pool->parallel_for(tasks, [&](int64_t t, int) {
+      int64_t r0, r1, c0, c1;
+      if (pieces > 1) {
+        r0 = t / pieces; r1 = r0 + 1;
+        c0 = (t % pieces) * row_chunk_; c1 = std::min(inner_, c0 + row_chunk_);
+      } else {
+        r0 = t * rows_per_task; r1 = std::min(outer_, r0 + rows_per_task);
+        c0 = 0; c1 = inner_;
+      }
+      for (int64_t r = r0; r < r1; ++r) {
+        int64_t oa = 0, ob = 0, rem = r;
+        for (int64_t d = rank_ - 2; d >= 0; --d) {
+          const int64_t i = rem % shape_[d];
+          rem /= shape_[d];
+          oa += i * sa_[d];
+          ob += i * sb_[d];
+        }
+        const int64_t ia = sa_.back(), ib = sb_.back();
+        ctx.k->binary(op_, a + oa + c0 * ia, ia, b + ob + c0 * ib, ib, y + r * inner_ + c0, c1 - c0);
+      }
+    });
+  }
+
+ private:
+  int op_;
+  int64_t rank_, inner_, outer_, row_chunk_;
+  std::vector<int64_t> shape_, sa_, sb_;
+};
+
+// ---- data movement ------------------------------------------------------------------------------
+
+// Strided copies: Transpose, Slice, Concat, Split, Expand and non-aliasing reshapes all reduce to
+// "copy this n-d box from (in_off, in_strides) to (out_off, out_strides)".
+class CopyOp : public Op {
+ public:
+  struct Piece {
+    int64_t rank, in_off, out_off;
+    int64_t shape[8], is[8], os[8];
+  };
+  // ints: elsize npieces then per piece: rank shape[rank] in_strides[rank] in_off out_strides[rank] out_off
+  explicit CopyOp(const std::vector<int64_t>& v) {
+    elsize_ = v.at(0);
+    const int64_t np = v.at(1);
+    size_t pos = 2;
+    for (int64_t p = 0; p < np; ++p) {
+      Piece pc{};
+      pc.rank = v.at(pos++);
+      check(pc.rank >= 1 && pc.rank <= 8, "copy: rank must be 1..8");
+      for (int64_t d = 0; d < pc.rank; ++d) pc.shape[d] = v.at(pos++);
+      for (int64_t d = 0; d < pc.rank; ++d) pc.is[d] = v.at(pos++);
+      pc.in_off = v.at(pos++);
+      for (int64_t d = 0; d < pc.rank; ++d) pc.os[d] = v.at(pos++);
+      pc.out_off = v.at(pos++);
+      first_task_.push_back(tasks_);
+      tasks_ += pc.rank > 1 ? pc.shape[0] : 1;
+      pieces_.push_back(pc);
+    }
+  }
+
+  void run(const RunCtx& ctx) override {
+    char* y = ctx.at<char>(out[0]);
+    ctx.pool->parallel_for(tasks_, [&](int64_t t, int) {
+      size_t p = 0;
+      while (p + 1 < pieces_.size() && first_task_[p + 1] <= t) ++p;
+      const Piece& pc = pieces_[p];
+      const char* x = ctx.at<const char>(in[p]);
+      if (pc.rank == 1) {
+        copy_row(x + pc.in_off * elsize_, pc.is[0], y + pc.out_off * elsize_, pc.os[0], pc.shape[0]);
+        return;
+      }
+      const int64_t i0 = t - first_task_[p];
+      copy_box(pc, 1, x + (pc.in_off + i0 * pc.is[0]) * elsize_, y + (pc.out_off + i0 * pc.os[0]) * elsize_);
+    });
+  }
+
+ private:
+  void copy_box(const Piece& pc, int64_t d, const char* x, char* y) const {
+    if (d == pc.rank - 1) {
+      copy_row(x, pc.is[d], y, pc.os[d], pc.shape[d]);
+      return;
+    }
+    for (int64_t i = 0; i < pc.shape[d]; ++i)
+      copy_box(pc, d + 1, x + i * pc.is[d] * elsize_, y + i * pc.os[d] * elsize_);
+  }
+
+  void copy_row(const char* x, int64_t is, char* y, int64_t os, int64_t n) const {
+    if (is == 1 && os == 1) {
+      std::memcpy(y, x, n * elsize_);
+      return;
+    }
+    switch (elsize_) {
+      case 4: strided<uint32_t>(x, is, y, os, n); break;
+      case 8: strided<uint64_t>(x, is, y, os, n); break;
+      case 2: strided<uint16_t>(x, is, y, os, n); break;
+      default:
+        for (int64_t i = 0; i < n; ++i) std::memcpy(y + i * os * elsize_, x + i * is * elsize_, elsize_);
+    }
+  }
+
+  template <class T>
+  static void strided(const char* x, int64_t is, char* y, int64_t os, int64_t n) {
+    const T* xs = reinterpret_cast<const T*>(x);
+    T* ys = reinterpret_cast<T*>(y);
+    for (int64_t i = 0; i < n; ++i) ys[i * os] = xs[i * is];
+  }
+
+  int64_t elsize_, tasks_ = 0;
+  std::vector<Piece> pieces_;
+  std::vector<int64_t> first_task_;
+};
+
+class GatherOp : public Op {
+ public:
+  // ints: elsize outer axis_dim inner nidx idx_is_i64
+  explicit GatherOp(const std::vector<int64_t>& v) : v_(v) { check(v.size() == 6, "gather: 6 ints"); }
+
+  void run(const RunCtx& ctx) override {
+    const char* data = ctx.at<const char>(in[0]);
+    const void* idx = ctx.ptr[in[1]];
+    char* y = ctx.at<char>(out[0]);
+    const int64_t es = v_[0], outer = v_[1], dim = v_[2], inner = v_[3], nidx = v_[4];
+    const bool i64 = v_[5] != 0;
+    const int64_t row = inner * es;
+    ctx.pool->parallel_for(outer, [&](int64_t o, int) {
+      for (int64_t i = 0; i < nidx; ++i) {
+        int64_t j = i64 ? static_cast<const int64_t*>(idx)[i] : static_cast<const int32_t*>(idx)[i];
+        if (j < 0) j += dim;
+        char* dst = y + (o * nidx + i) * row;
+        if (j < 0 || j >= dim) std::memset(dst, 0, row);  // out of range: zeros, never a wild read
+        else std::memcpy(dst, data + (o * dim + j) * row, row);
+      }
+    });
+  }
+
+ private:
+  std::vector<int64_t> v_;
+};
+
+// ---- normalisation ------------------------------------------------------------------------------
+
+class SoftmaxOp : public Op {
+ public:
+  // ints: outer n inner
+  explicit SoftmaxOp(const std::vector<int64_t>& v) : v_(v) { check(v.size() == 3, "softmax: 3 ints"); }
+  int64_t scratch_bytes() const override { return v_[2] > 1 ? v_[1] * 8 + 64 : 0; }
+
+  void run(const RunCtx& ctx) override {
+    const float* x = ctx.at(in[0]);
+    float* y = ctx.at(out[0]);
+    const int64_t outer = v_[0], n = v_[1], inner = v_[2];
+    if (inner == 1) {
+      ctx.pool->parallel_for(outer, [&](int64_t o, int) { ctx.k->softmax(x + o * n, y + o * n, n); });
+      return;
+    }
+    ctx.pool->parallel_for(outer * inner, [&](int64_t t, int tid) {
+      const int64_t o = t / inner, i = t % inner;
+      float* col = ctx.thread_scratch(tid);
+      float* res = col + n;
+      for (int64_t j = 0; j < n; ++j) col[j] = x[(o * n + j) * inner + i];
+      ctx.k->softmax(col, res, n);
+      for (int64_t j = 0; j < n; ++j) y[(o * n + j) * inner + i] = res[j];
+    });
+  }
+
+ private:
+  std::vector<int64_t> v_;
+};
+
+class LayerNormOp : public Op {
+ public:
+  // ints: outer n has_scale has_bias; floats: eps; weights: scale, bias (when present)
+  LayerNormOp(const std::vector<int64_t>& v, const std::vector<float>& f, const std::vector<Weight>& w)
+      : outer_(v.at(0)), n_(v.at(1)), eps_(f.at(0)) {
+    size_t wi = 0;
+    if (v.at(2)) scale_ = copy_floats(w.at(wi++));
+    if (v.at(3)) bias_ = copy_floats(w.at(wi++));
+  }
+
+  void run(const RunCtx& ctx) override {
+    const float* x = ctx.at(in[0]);
+    float* y = ctx.at(out[0]);
+    const float* s = scale_.empty() ? nullptr : scale_.data();
+    const float* b = bias_.empty() ? nullptr : bias_.data();
+    ctx.pool->parallel_for(outer_, [&](int64_t o, int) {
+      ctx.k->layernorm(x + o * n_, y + o * n_, n_, s, b, eps_);
+    });
+  }
+
+ private:
+  int64_t outer_, n_;
+  float eps_;
+  std::vector<float> scale_, bias_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_op(const std::string& kind, const std::vector<int>& in,
+                            const std::vector<int>& out, const std::vector<int64_t>& v,
+                            const std::vector<float>& f, const std::vector<Weight>& w,
+                            const KernelTable* k, int threads) {
+  std::unique_ptr<Op> op;
+  if (kind == "conv") op.reset(new ConvOp(v, f, w, k, threads));
+  else if (kind == "matmul") op.reset(new MatMulOp(v, f, w, k, threads));
+  else if (kind == "pool") op.reset(new PoolOp(v, threads));
+  else if (kind == "reduce") op.reset(new ReduceOp(v));
+  else if (kind == "unary") op.reset(new UnaryOp(v, f, threads));
+  else if (kind == "binary") op.reset(new BinaryOp(v, threads));
+  else if (kind == "copy") op.reset(new CopyOp(v));
+  else if (kind == "gather") op.reset(new GatherOp(v));
+  else if (kind == "softmax") op.reset(new SoftmaxOp(v));
+  else if (kind == "layernorm") op.reset(new LayerNormOp(v, f, w));
+  else throw std::invalid_argument("unknown native op '" + kind + "'");
+  op->in = in;
+  op->out = out;
+  return op;
+}
+
+}  // namespace mnncpu
