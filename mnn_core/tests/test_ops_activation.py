@@ -4,7 +4,7 @@ import pytest
 
 from mnn_core.dtypes import DType
 from mnn_core.ir import Graph, Node, TensorType
-from mnn_core.ops import DecomposeContext
+from mnn_core.ops import DecomposeContext, InferContext, OpError
 from mnn_core.reference import Interpreter
 from mnn_core.testing.op_oracle import OPS, check, mnn_run, rand
 
@@ -91,12 +91,14 @@ def test_gelu_decomposes_into_primitives():
 
 
 def test_infer_keeps_symbolic_shapes():
-    from mnn_core.ops import InferContext
     t = TensorType(DType.F16, ("N", None, 3))
     for op in ["Relu", "Gelu", "Softmax", "Hardmax"]:
         node = Node(op, ["x"], ["y"])
         ctx = InferContext(node, [t], OPS.get(op).resolve_attrs(node), [None])
         assert OPS.get(op).infer(ctx) == [t]
+    node = Node("Softmax", ["x"], ["y"], {"axis": 3})
+    with pytest.raises(OpError):
+        OPS.get("Softmax").infer(InferContext(node, [t], {"axis": 3}, [None]))
     node = Node("PRelu", ["x", "s"], ["y"])
     ctx = InferContext(node, [t, TensorType(DType.F16, (1, 3))], {}, [None, None])
     assert OPS.get("PRelu").infer(ctx) == [t]

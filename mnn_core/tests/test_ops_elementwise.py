@@ -188,14 +188,15 @@ def _infer(op, types, attrs=None, values=None):
 
 
 def test_infer_symbolic_and_unknown():
-    f32, i64, b = DType.F32, DType.I64, DType.BOOL
-    assert _infer("Add", [TensorType(f32, ("N", 3, 1)), TensorType(f32, (1, 5))]) == TensorType(f32, ("N", 3, 5))
+    f32, f16, i64, b = DType.F32, DType.F16, DType.I64, DType.BOOL
+    assert _infer("Add", [TensorType(f32, ("N", 3, 1)), TensorType(f32, (1, 5))]) \
+        == TensorType(f32, ("N", 3, 5))
     assert _infer("Mul", [TensorType(f32, ("N", 3)), TensorType(f32, None)]) == TensorType(f32, None)
     assert _infer("Equal", [TensorType(i64, (None, 4)), TensorType(i64, (4,))]) == TensorType(b, (None, 4))
     assert _infer("Where", [TensorType(b, ("N", 1)), TensorType(i64, (1, 7)), TensorType(i64, (7,))]) \
         == TensorType(i64, ("N", 7))
     assert _infer("Cast", [TensorType(f32, ("N", None))], {"to": "i64"}) == TensorType(i64, ("N", None))
-    assert _infer("CastLike", [TensorType(f32, (2,)), TensorType(DType.F16, (0,))]) == TensorType(DType.F16, (2,))
+    assert _infer("CastLike", [TensorType(f32, (2,)), TensorType(f16, (0,))]) == TensorType(f16, (2,))
     assert _infer("IsNaN", [TensorType(f32, ("N",))]) == TensorType(b, ("N",))
     assert _infer("Max", [TensorType(f32, (3, 1)), TensorType(f32, (1, "K")), TensorType(f32, ())]) \
         == TensorType(f32, (3, "K"))

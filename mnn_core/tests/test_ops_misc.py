@@ -125,7 +125,8 @@ def test_stft(shape, step, window, length, onesided):
     check("STFT", ins, {"onesided": onesided}, known=[1, 3], atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("bins,length,rate,low,high", [(8, 16, 8192, 0.0, 4096.0), (13, 64, 16000, 20.0, 7000.0)])
+@pytest.mark.parametrize("bins,length,rate,low,high", [(8, 16, 8192, 0.0, 4096.0),
+                                                       (13, 64, 16000, 20.0, 7000.0)])
 def test_mel_weight_matrix(bins, length, rate, low, high):
     ins = [np.array(bins, np.int64), np.array(length, np.int64), np.array(rate, np.int64),
            np.array(low, np.float32), np.array(high, np.float32)]

@@ -313,3 +313,23 @@ def test_dropout():
     check("Dropout", [x, np.array(0.3, np.float32), np.array(False)], num_outputs=2)
     y, mask = mnn_run("Dropout", [x, np.array(0.5, np.float32), np.array(True)], {"seed": 1}, num_outputs=2)
     np.testing.assert_allclose(y, np.where(mask, x * 2, 0), rtol=1e-6)
+
+
+def test_inference_with_symbolic_and_unknown_dims():
+    def infer(op, types, attrs=None, values=(), outputs=1):
+        node = Node(op, [f"x{i}" for i in range(len(types))], [f"y{i}" for i in range(outputs)], attrs or {})
+        ctx = InferContext(node, types, OPS.get(op).resolve_attrs(node), list(values) + [None] * 4)
+        return OPS.get(op).infer(ctx)
+    f32 = lambda *shape: TensorType(DType.F32, shape)
+    assert infer("Conv", [f32("N", 3, "H", 32), f32(8, 3, 3, 3)], {"pads": [1, 1, 1, 1]}) == \
+        [f32("N", 8, None, 32)]
+    assert infer("MaxPool", [f32("N", 3, 9, 9)], {"kernel_shape": [2, 2], "ceil_mode": 1,
+                                                  "strides": [2, 2]}, outputs=2)[1] == \
+        TensorType(DType.I64, ("N", 3, 5, 5))
+    assert infer("MatMul", [f32("B", 1, "S", 4), f32(3, 4, 5)]) == [f32("B", 3, "S", 5)]
+    assert infer("Gemm", [f32(4, "K"), f32(7, "K")], {"transB": 1}) == [f32(4, 7)]
+    assert infer("Resize", [f32("N", 3, 8, 8), None, TensorType(DType.F32, (4,))]) == [f32(None, None, None, None)]
+    assert infer("Resize", [f32("N", 3, 8, 8), None, None, TensorType(DType.I64, (2,))], {"axes": [2, 3]},
+                 [None, None, None, np.array([16, 4])]) == [f32("N", 3, 16, 4)]
+    assert infer("Einsum", [f32("B", 3, 4), f32("B", 4, 5)], {"equation": "bij,bjk->bik"}) == [f32("B", 3, 5)]
+    assert infer("ConvTranspose", [TensorType(DType.F32, None), f32(3, 2, 3, 3)]) == [TensorType(DType.F32, None)]

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import helper
+from onnx import helper, numpy_helper
 
 from mnn_core.dtypes import DType
 from mnn_core.ir import Node, TensorType
 from mnn_core.ops import InferContext
 from mnn_core.reference import run_node
 from mnn_core.testing.op_oracle import OPS, check, onnx_run, rand
+
+
+def tensor_proto(array):
+    return numpy_helper.from_array(array, "v")
 
 
 def i64(*values):
@@ -57,6 +61,8 @@ def test_reshape_symbolic():
         == ("batch", 12)
     assert infer("Reshape", [t, None], values=[None, i64(-1, 12)])[0].shape == ("batch", 12)
     assert infer("Reshape", [t, None], values=[None, i64(2, -1)])[0].shape == (2, None)
+    unknown = TensorType(DType.F32, (None, 3, 4))
+    assert infer("Reshape", [unknown, None], values=[None, i64(0, -1)])[0].shape == (None, 12)
     assert infer("Reshape", [t, TensorType(DType.I64, (3,))])[0].shape == (None, None, None)
 
 
@@ -134,7 +140,8 @@ def test_gather(shape, idx, axis):
     check("Gather", [rand(*shape), rand(*idx, dtype=np.int64, low=-dim, high=dim - 1)], {"axis": axis})
 
 
-@pytest.mark.parametrize("shape,idx,axis", [((3, 4), (2, 4), 0), ((3, 5, 2), (3, 7, 2), 1), ((4, 3), (4, 2), -1)])
+@pytest.mark.parametrize("shape,idx,axis", [((3, 4), (2, 4), 0), ((3, 5, 2), (3, 7, 2), 1),
+                                            ((4, 3), (4, 2), -1)])
 def test_gather_elements(shape, idx, axis):
     dim = shape[axis]
     check("GatherElements", [rand(*shape), rand(*idx, dtype=np.int64, low=-dim, high=dim - 1)],
@@ -196,7 +203,8 @@ def test_pad_negative_crops(mode):
     assert infer("Pad", [x.shape, (4,)], values=[None, i64(*pads)])[0].shape == y.shape
 
 
-@pytest.mark.parametrize("shape,target", [((3, 1), (2, 1, 6)), ((1,), (7,)), ((2, 1, 3), (1, 5, 1)), ((3,), ())])
+@pytest.mark.parametrize("shape,target", [((3, 1), (2, 1, 6)), ((1,), (7,)), ((2, 1, 3), (1, 5, 1)),
+                                          ((3,), ())])
 def test_expand(shape, target):
     check("Expand", [rand(*shape), i64(*target)], known=[1])
     assert infer("Expand", [("n", 1), (2,)], values=[None, i64(1, 5)])[0].shape == ("n", 5)
@@ -227,7 +235,7 @@ def test_shape_and_size(attrs):
 @pytest.mark.parametrize("value", [None, np.array([7], np.int32), np.array([1.5], np.float64)])
 def test_constant_of_shape(value):
     check("ConstantOfShape", [i64(2, 3, 1)], {} if value is None else {"value": value},
-          onnx_attrs={} if value is None else {"value": helper.make_tensor("v", helper.np_dtype_to_tensor_dtype(value.dtype), [1], value)},
+          onnx_attrs={} if value is None else {"value": tensor_proto(value)},
           known=[0])
     check("ConstantOfShape", [i64()], known=[0])
 
@@ -237,7 +245,7 @@ def test_constant_of_shape(value):
 def test_constant(key, value):
     check("Constant", [], {key: value})
     arr = rand(3, 7)
-    (y,) = check("Constant", [], {"value": arr}, onnx_attrs={"value": helper.make_tensor("v", 1, arr.shape, arr.reshape(-1))})
+    (y,) = check("Constant", [], {"value": arr}, onnx_attrs={"value": tensor_proto(arr)})
     assert np.array_equal(y, arr)
 
 
@@ -263,8 +271,8 @@ def test_nonzero(shape):
     assert ours[0].shape[0] == len(shape)
 
 
-@pytest.mark.parametrize("shape,k,axis,largest", [((3, 13), 4, -1, 1), ((7, 3), 7, 0, 0), ((2, 5, 3), 2, 1, 1),
-                                                  ((6,), 0, 0, 1)])
+@pytest.mark.parametrize("shape,k,axis,largest", [((3, 13), 4, -1, 1), ((7, 3), 7, 0, 0),
+                                                  ((2, 5, 3), 2, 1, 1), ((6,), 0, 0, 1)])
 def test_topk(shape, k, axis, largest):
     x = rand(*shape, dtype=np.int32, low=0, high=3).astype(np.float32)  # many ties
     check("TopK", [x, i64(k)], {"axis": axis, "largest": largest}, num_outputs=2, known=[1])

@@ -2,6 +2,7 @@
 and its input/output names, and is idempotent."""
 from __future__ import annotations
 
+import functools
 import glob
 import math
 import os
@@ -36,7 +37,8 @@ def f32(*shape):
 class Builder:
     """Terse graph construction for tests: `b.op("Relu", "x")` returns the new tensor's name."""
 
-    def __init__(self, **inputs):
+    def __init__(self, prefix="", **inputs):
+        self.prefix = prefix
         self.g = Graph(inputs=list(inputs))
         self.feeds = {}
         for name, shape in inputs.items():
@@ -44,12 +46,12 @@ class Builder:
             self.feeds[name] = f32(*shape)
 
     def const(self, value, dtype=np.float32):
-        name = f"c{len(self.g.constants)}"
+        name = f"{self.prefix}c{len(self.g.constants)}"
         self.g.constants[name] = np.asarray(value, dtype)
         return name
 
     def op(self, op, *inputs, n=1, **attrs):
-        outs = [f"t{len(self.g.nodes)}_{i}" for i in range(n)]
+        outs = [f"{self.prefix}t{len(self.g.nodes)}_{i}" for i in range(n)]
         self.g.nodes.append(Node(op, list(inputs), outs, attrs, name=f"n{len(self.g.nodes)}"))
         return outs[0] if n == 1 else outs
 
@@ -224,7 +226,8 @@ def test_matmul_with_non_constant_bias_stays():
 
 
 # ---- pattern fusion ----------------------------------------------------------------------------
-def test_layer_norm_pattern():
+@pytest.mark.parametrize("shared", [False, True])
+def test_layer_norm_pattern(shared):
     need("LayerNormalization", "ReduceMean", "Pow", "Sqrt")
     b = Builder(x=(2, 5, 8))
     axes = b.const([-1], np.int64)
@@ -233,8 +236,10 @@ def test_layer_norm_pattern():
     var = b.op("ReduceMean", b.op("Pow", d, b.const(2.0)), axes)
     n = b.op("Div", d, b.op("Sqrt", b.op("Add", var, b.const(1e-5))))
     y = b.op("Add", b.const(f32(8)), b.op("Mul", n, b.const(f32(8))))
-    g = check(*b.done(y), patterns.fuse_layer_norm, rtol=1e-4, atol=1e-4)
-    assert ops_of(g) == ["LayerNormalization"]
+    outputs = (y, d) if shared else (y,)  # an intermediate read elsewhere blocks the fusion
+    g = check(*b.done(*outputs), patterns.fuse_layer_norm, changed=not shared, rtol=1e-4, atol=1e-4)
+    assert ops_of(g) == (["ReduceMean", "Sub", "Pow", "ReduceMean", "Add", "Sqrt", "Div", "Mul", "Add"]
+                         if shared else ["LayerNormalization"])
 
 
 def gelu_orderings():
@@ -271,8 +276,8 @@ def test_gelu_needs_the_right_constants():
     check(*b.done(b.op("Mul", b.op("Mul", "x", t), b.const(0.5))), patterns.fuse_gelu, changed=False)
 
 
-def attention_graph(mask=True, k_pre_transposed=True):
-    b = Builder(q=(1, 2, 5, 4), k=(1, 2, 5, 4), v=(1, 2, 5, 3), m=(1, 1, 1, 5))
+def attention_graph(mask=True, k_pre_transposed=True, mask_batch=1):
+    b = Builder(q=(1, 2, 5, 4), k=(1, 2, 5, 4), v=(1, 2, 5, 3), m=(mask_batch, 1, 1, 5))
     if k_pre_transposed:  # BERT exports: K reshaped to (B,S,H,D), then Transpose(0,2,3,1)
         kt = b.op("Transpose", b.op("Transpose", "k", perm=[0, 2, 1, 3]), perm=[0, 2, 3, 1])
     else:
@@ -289,6 +294,11 @@ def test_attention_pattern(mask, pre):
     g = check(*attention_graph(mask, pre), patterns.fuse_attention)
     assert "Attention" in ops_of(g) and "Softmax" not in ops_of(g)
     assert next(n for n in g.nodes if n.op == "Attention").attrs["scale"] == 0.5
+
+
+def test_attention_mask_that_widens_scores_is_not_fused():
+    need("Attention", "Softmax", "Transpose")
+    check(*attention_graph(mask_batch=2), patterns.fuse_attention, changed=False)
 
 
 # ---- decomposition -----------------------------------------------------------------------------
@@ -330,6 +340,33 @@ def test_pipeline_on_small_conv_net():
     check(*b.done(y), pipeline, rtol=1e-4, atol=1e-4)
 
 
+def test_pipeline_recurses_into_subgraphs_and_keeps_captures():
+    b = Builder(x=(2, 3))
+    b.g.inputs.append("flag")
+    b.g.types["flag"] = TensorType(DType.BOOL, ())
+    k = b.op("Add", b.const([1, 2, 3]), b.const(1.0))  # folded in the outer graph
+    then = Builder("then/")
+    then.g.constants = {"a": np.float32(2.0), "b": np.float32(3.0)}
+    r1, r2 = then.op("Relu", "x"), then.op("Relu", "x")  # merged by CSE
+    scaled = then.op("Mul", then.op("Identity", r1), then.op("Add", "a", "b"))  # folded inside
+    then_graph, _ = then.done(then.op("Add", then.op("Add", scaled, r2), k))
+    other = Builder("else/")
+    else_graph, _ = other.done(other.op("Identity", "x"))  # reads an outer name: must stay
+    y = b.op("If", "flag", then_branch=then_graph, else_branch=else_graph)
+    graph, feeds = b.done(b.op("Relu", y))
+    for flag in (True, False):
+        feeds["flag"] = np.array(flag)
+        g = check(graph, feeds, pipeline)
+    (if_node,) = [n for n in g.nodes if n.op == "If"]
+    assert ops_of(if_node.attrs["then_branch"]) == ["Relu", "Mul", "Add", "Add"]
+    assert ops_of(if_node.attrs["else_branch"]) == ["Identity"]
+
+
+@functools.lru_cache(maxsize=1)
+def full_context():
+    return Context()  # with the installed plugins, for the ONNX frontend
+
+
 MODELS = sorted(glob.glob("/work/shared/models/*.onnx"))
 QUICK = ("squeezenet1_1", "shufflenet_v2_x1_0", "bert_small_s128")
 """Models whose outputs are compared by default; MNN_SLOW_TESTS=1 compares all (conv nets in numpy
@@ -341,7 +378,7 @@ def test_pipeline_on_real_models(path):
     import mnn_core
     from mnn_core.passes import run_pipeline
 
-    context = Context()
+    context = full_context()
     if not any(path.endswith(s) for f in context.frontends for s in f.suffixes):
         pytest.skip("no ONNX frontend installed")
     raw = mnn_core.load(path, context, optimize=False).graph

@@ -406,22 +406,28 @@ WRONG_BACKEND = """
 
 
 def run_suite(site: SiteDir, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site.root), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": os.pathsep.join([str(site.root), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run([sys.executable, "-m", "mnn_core.testing.cli", *args], env=env, text=True,
                           capture_output=True, timeout=120, cwd=site.root)
 
 
 def test_conformance_suite_passes_skips_and_fails(site) -> None:
+    """One run over three backends: a right one passes (and skips what it does not claim), a wrong
+    one fails, a missing one errors instead of skipping."""
     site.add("tp_right", WRONG_BACKEND.format(name="rightadd", bug=False))
     site.add("tp_wrong", WRONG_BACKEND.format(name="wrongadd", bug=True))
-    filt = "Add-3x13 or Sub-3x13 or allocator_round_trip"
-    good = run_suite(site, "--backend", "rightadd", "--", "-q", "-k", filt, "-rs")
-    assert good.returncode == 0, good.stdout + good.stderr
-    assert "not claimed by rightadd" in good.stdout and " passed" in good.stdout
-    bad = run_suite(site, "--backend", "wrongadd", "--", "-q", "-k", "Add-3x13")
-    assert bad.returncode == 1 and "Mismatched elements" in bad.stdout, bad.stdout + bad.stderr
-    missing = run_suite(site, "--backend", "nosuch", "--", "-q", "-k", "Add-3x13")
-    assert missing.returncode != 0 and "not installed" in missing.stdout
+    run = run_suite(site, "--backend", "rightadd", "--backend", "wrongadd,nosuch", "--",
+                    "-q", "-rfEs", "-k", "Add-3x13 or Sub-3x13 or allocator_counts")
+    out = run.stdout
+    assert run.returncode == 1, out + run.stderr
+    lines = [line for line in out.splitlines() if line.startswith(("FAILED", "ERROR", "SKIPPED"))]
+    assert not any(("[rightadd" in line) for line in lines if not line.startswith("SKIPPED")), out
+    assert any(line.startswith("SKIPPED") and "not claimed by rightadd: Sub" in line for line in lines), out
+    assert any(line.startswith("FAILED") and "wrongadd-normal-Add-3x13" in line for line in lines), out
+    assert "Mismatched elements" in out
+    assert any(line.startswith("ERROR") and "nosuch" in line for line in lines), out
+    assert "backend 'nosuch' is not installed" in out
+    assert " 4 passed" in out, out  # rightadd: Add case, broadcast Add, allocator; wrongadd: allocator
 
 
 def test_run_conformance_arguments() -> None:

@@ -291,6 +291,9 @@ class Session:
         arrays = {}
         for name in graph.inputs:
             value = feeds[name]
+            if value is None or isinstance(value, list):  # an optional or a sequence (control.py)
+                arrays[name] = value
+                continue
             array = value if isinstance(value, np.ndarray) else np.asarray(value)
             want = graph.types.get(name)
             if want is not None and want.dtype is not None:
@@ -315,7 +318,8 @@ class Session:
     def run(self, feeds: Mapping[str, Any], profiler=None) -> dict[str, np.ndarray]:
         """Run once. `feeds` maps every input name to an array; returns every output by name."""
         arrays = self.check_feeds(feeds)
-        plan = self._plan_for({n: TensorType.of(a) for n, a in arrays.items()})
+        plan = self._plan_for({n: TensorType.of(a) if isinstance(a, np.ndarray)
+                               else self.model.graph.types.get(n, TensorType(None)) for n, a in arrays.items()})
         env: dict[tuple[str, str], Any] = {(n, HOST): a for n, a in arrays.items()}
         home: dict[str, Backend] = {}
         for seg, copies in zip(plan.segments, plan.copies):
@@ -349,7 +353,8 @@ class Session:
             else:
                 backend = home[name]
                 result[name] = backend.allocator.to_host(env[(name, backend.device.memory)])
-        return {n: np.asarray(v) if not isinstance(v, np.ndarray) else v for n, v in result.items()}
+        return {n: v if isinstance(v, (np.ndarray, list)) or v is None else np.asarray(v)
+                for n, v in result.items()}
 
     def close(self) -> None:
         for backend in self.backends:

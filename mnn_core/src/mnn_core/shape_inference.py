@@ -15,7 +15,10 @@ from .ops.schema import InferContext, KernelContext, OpError, OpRegistry
 EVAL_LIMIT = 4096
 """Largest value (in elements) evaluated at plan time; bigger ones are left to run time."""
 NO_EVAL = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
-           "Bernoulli", "Dropout"}
+           "Bernoulli", "Dropout",
+           # sequence and optional values are Python lists / None, not tensors (ops/control.py)
+           "SequenceEmpty", "SequenceConstruct", "SequenceInsert", "SequenceErase", "SplitToSequence",
+           "Optional"}
 
 
 def merge(inferred: TensorType, declared: Optional[TensorType]) -> TensorType:

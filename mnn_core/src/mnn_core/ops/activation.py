@@ -9,10 +9,10 @@ import math
 
 import numpy as np
 
-from ..ir import Node
+from ..ir import Node, TensorType
 from .elementwise import _erf, broadcast_from, quiet, widen
-from .infer import same_as_input
-from .schema import DecomposeContext, OpSet
+from .infer import normalize_axis, same_as_input
+from .schema import DecomposeContext, InferContext, OpSet
 
 OPS = OpSet()
 
@@ -189,9 +189,16 @@ def prelu(ctx, x, slope):
 
 
 # ---- softmax family (opset-13 semantics: normalise along `axis` only) ---------------------------
+def _infer_softmax(ctx: InferContext) -> list[TensorType]:
+    t = ctx.input(0) or TensorType(None, None)
+    if t.shape is not None:
+        normalize_axis(ctx.attrs["axis"], len(t.shape), ctx)
+    return [t]
+
+
 def _softmax_family(name: str):
     def register(fn):
-        @OPS.define(name, infer=same_as_input(0), attrs={"axis": -1}, inputs=(1, 1))
+        @OPS.define(name, infer=_infer_softmax, attrs={"axis": -1}, inputs=(1, 1))
         @quiet
         def kernel(ctx, x):
             if x.size == 0:

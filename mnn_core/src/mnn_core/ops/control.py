@@ -243,4 +243,4 @@ def optional_has_element(ctx, value=None):
 def optional_get_element(ctx, value):
     if value is None:
         raise ValueError("OptionalGetElement of an empty optional")
-    return value
+    return (value,)

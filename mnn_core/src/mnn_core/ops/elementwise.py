@@ -6,6 +6,7 @@ computed in f32 and rounded once, which is what accelerators do and keeps the or
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -32,10 +33,10 @@ def widen(x: np.ndarray) -> np.ndarray:
 
 def quiet(fn):
     """Run under np.errstate(all="ignore"): inf, nan and wrap-around are defined results here."""
+    @functools.wraps(fn)
     def wrapped(*args, **kwargs):
         with np.errstate(all="ignore"):
             return fn(*args, **kwargs)
-    wrapped.__name__, wrapped.__doc__ = fn.__name__, fn.__doc__
     return wrapped
 
 
@@ -166,7 +167,7 @@ for _name, _fn in {"BitwiseAnd": np.bitwise_and, "BitwiseOr": np.bitwise_or,
     _binary(_name, _fn)
 
 
-@OPS.define("BitShift", infer=broadcast(), attrs={"direction": "LEFT"}, inputs=(2, 2))
+@OPS.define("BitShift", infer=broadcast(), attrs={"direction": REQUIRED}, inputs=(2, 2))
 def bit_shift(ctx, x, y):
     direction = ctx.attrs["direction"].upper()
     if direction not in ("LEFT", "RIGHT"):
@@ -232,4 +233,5 @@ def cast_like(ctx, x, like):
 
 @OPS.define("Identity", infer=same_as_input(0), inputs=(1, 1))
 def identity(ctx, x):
-    return x
+    """Also passes sequences (lists) and optionals through, so wrap: a bare list would read as outputs."""
+    return (x,)

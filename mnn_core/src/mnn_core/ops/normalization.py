@@ -292,7 +292,8 @@ def _infer_attention(ctx):
         kv_heads, q_heads, q_len = k.shape[1], q.shape[1], q.shape[2]
         k_head, v_head, kv_len = k.shape[3], v.shape[3], k.shape[2]
     if past is not None and past.shape is not None:
-        kv_len = past.shape[2] + kv_len if isinstance(kv_len, int) and isinstance(past.shape[2], int) else None
+        past_len = past.shape[2]
+        kv_len = past_len + kv_len if isinstance(kv_len, int) and isinstance(past_len, int) else None
     types = [TensorType(dtype, y), TensorType(dtype, (batch, kv_heads, kv_len, k_head)),
              TensorType(dtype, (batch, kv_heads, kv_len, v_head)),
              TensorType(dtype, (batch, q_heads, q_len, kv_len))]

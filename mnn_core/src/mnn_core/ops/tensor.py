@@ -54,18 +54,18 @@ def _norm_axes(axes, rank: int) -> list[int]:
 # ---- reshaping ----------------------------------------------------------------------------------
 def _reshape_dims(in_shape, target: list[int], allowzero: int) -> list[Dim]:
     """Target dims with 0 (copy) and -1 (inferred) resolved as far as the input dims allow."""
-    dims: list[Dim] = []
-    for i, t in enumerate(target):
-        if t == 0 and not allowzero:
-            dims.append(in_shape[i] if in_shape is not None and i < len(in_shape) else None)
-        else:
-            dims.append(t)
+    copy = [i for i, t in enumerate(target) if t == 0 and not allowzero]
+    dims: list[Dim] = list(target)
+    for i in copy:
+        dims[i] = in_shape[i] if in_shape is not None and i < len(in_shape) else None
     if -1 not in dims:
         return dims
     if in_shape is None:
         return [None if d == -1 else d for d in dims]
-    known_in, known_out = list(in_shape), [d for d in dims if d != -1]
-    for d in list(known_out):  # symbolic dims present on both sides cancel
+    # copied dims and symbolic dims present on both sides cancel, whatever their value
+    known_in = [d for i, d in enumerate(in_shape) if i not in copy]
+    known_out = [d for i, d in enumerate(dims) if i not in copy and d != -1]
+    for d in list(known_out):
         if isinstance(d, str) and d in known_in:
             known_in.remove(d)
             known_out.remove(d)

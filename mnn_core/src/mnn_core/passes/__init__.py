@@ -7,6 +7,7 @@ from typing import Callable, Optional
 
 from ..ir import Graph
 from ..registry import PassContext, PassRegistry
+from .decompose import decompose_nodes  # noqa: F401  (for backends that claim only primitives)
 
 MAX_FIXPOINT_ROUNDS = 8
 

@@ -17,7 +17,9 @@ from .rewrite import Matcher, add_constant, const, each_graph, index_of, infer, 
 
 
 def _finish(graph: Graph, changed: bool) -> bool:
+    """Rewrites mark the node they swallow by clearing its outputs; drop those and what fed only them."""
     if changed:
+        graph.nodes = [n for n in graph.nodes if n.outputs]
         prune(graph)
     return changed
 
@@ -71,7 +73,6 @@ def fold_conv_batchnorm(graph: Graph, ctx) -> bool:
         _set_conv_weights(graph, conv, new_w, new_b, bn.outputs[0])
         bn.outputs = []
         changed = True
-    graph.nodes = [n for n in graph.nodes if n.outputs]
     return _finish(graph, changed)
 
 
@@ -112,7 +113,6 @@ def fold_conv_affine(graph: Graph, ctx) -> bool:
             m = Matcher(graph)
             changed = True
             break
-    graph.nodes = [n for n in graph.nodes if n.outputs]
     return _finish(graph, changed)
 
 
@@ -144,14 +144,13 @@ def fuse_matmul_add(graph: Graph, ctx) -> bool:
                 continue
             if a_type.rank > 2 and not a_type.is_static:
                 continue
-            _to_gemm(graph, mm, add, a_type, bias.reshape(-1), ctx.ops)
+            _to_gemm(graph, mm, add, a_type, bias.reshape(-1))
             changed = True
             break
-    graph.nodes = [n for n in graph.nodes if n.outputs]
     return _finish(graph, changed)
 
 
-def _to_gemm(graph: Graph, mm: Node, add: Node, a_type: TensorType, bias: np.ndarray, ops) -> None:
+def _to_gemm(graph: Graph, mm: Node, add: Node, a_type: TensorType, bias: np.ndarray) -> None:
     out, base = add.outputs[0], mm.name or mm.outputs[0]
     bias_name = add_constant(graph, f"{base}.bias", bias)
     add.outputs = []
@@ -232,7 +231,6 @@ def fuse_activations(graph: Graph, ctx) -> bool:
         act.outputs = []
         m = Matcher(graph)
         changed = True
-    graph.nodes = [n for n in graph.nodes if n.outputs or n.op not in (*FUSABLE, "Mul")]
     return _finish(graph, changed)
 
 

@@ -223,7 +223,8 @@ def _match_attention(graph: Graph, m: Matcher, softmax: Node, types):
     if len(lead) != 1 or None in next(iter(lead)):
         return None  # MatMul would broadcast batch or heads, which Attention does not
     if mask and (types.get(mask) is None or types[mask].dtype != types[q].dtype
-                 or types.get(scores) is None or types[scores].shape != types.get(qk.outputs[0]).shape):
+                 or types.get(scores) is None or types.get(qk.outputs[0]) is None
+                 or types[scores].shape != types[qk.outputs[0]].shape):
         return None  # a mask that widens the scores is not an attention mask
     base = out.name or out.outputs[0]
     transpose = m.make(kt, "Transpose")

@@ -1,0 +1,211 @@
+"""The CPU backend: claims the nodes it has native kernels for and compiles each placed subgraph into
+one native plan (ops created once with packed weights, intermediates in one arena), so a run is a
+single call into C++."""
+from __future__ import annotations
+
+import os
+import time
+from typing import Optional, Sequence
+
+import numpy as np
+
+from mnn_core.backend import (Backend, BackendConfig, BackendFactory, Claim, DeviceInfo, Executable,
+                              GraphView, ProbeResult)
+from mnn_core.ir import Graph, TensorType, node_reads
+from mnn_core.memory import Lifetime, plan_memory
+from mnn_core.shape_inference import infer_types
+
+from .lowering import Env, LOp, Unsupported, lower
+
+ARENA, CONST, INPUT, OUTPUT = 0, 1, 2, 3
+
+
+def _native():
+    from . import _native as module  # deferred: importing the plugin must stay cheap
+    return module
+
+
+def default_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def set_isa(cap: str) -> None:
+    """Cap the ISA of plans built from now on ("avx512", "avx2", "baseline"; "" = best)."""
+    _native().set_isa_cap(cap)
+
+
+class NativePlan:
+    """Builds a native plan from lowered ops: aliases resolved, arena offsets from liveness."""
+
+    def __init__(self, lops: list[LOp], inputs: Sequence[str], outputs: Sequence[str], env: Env,
+                 pool, isa: str) -> None:
+        native = _native()
+        self.inputs, self.outputs = list(inputs), list(outputs)
+        self.out_types = [env.type(n) for n in outputs]
+        root: dict[str, str] = {}
+        consts: dict[str, np.ndarray] = {}
+        ops: list[LOp] = []
+        for lop in lops:
+            if lop.kind == "const":
+                for name in lop.outputs:
+                    consts[name] = np.ascontiguousarray(env.values[name])
+            elif lop.kind == "alias":
+                src = root.get(lop.inputs[0], lop.inputs[0])
+                root[lop.outputs[0]] = src
+            else:
+                ops.append(lop)
+        resolve = lambda name: root.get(name, name)
+        # A graph output must be written by an op of its own: copy when it is an alias or a constant.
+        for name in outputs:
+            if name in root or name in consts:
+                src = resolve(name)
+                if src == name and name in consts:  # keep the value apart from the output slot
+                    src = name + "::value"
+                    consts[src] = consts.pop(name)
+                nbytes = env.type(name).nbytes
+                ops.append(LOp("copy", [src], [name], [1, 1, 1, nbytes, 1, 0, 1, 0]))
+        self.lops = ops
+        plan = native.Plan(pool, isa)
+        ids: dict[str, int] = {}
+        for i, name in enumerate(self.inputs):
+            ids[name] = plan.add_tensor(INPUT, i, env.type(name).nbytes)
+        for i, name in enumerate(self.outputs):
+            ids[name] = plan.add_tensor(OUTPUT, i, env.type(name).nbytes)
+        for name, value in consts.items():
+            if name not in ids:
+                ids[name] = plan.add_const(value)
+        first: dict[str, int] = {}
+        last: dict[str, int] = {}
+        for step, lop in enumerate(ops):
+            for name in lop.inputs:
+                last[resolve(name)] = step
+            for name in lop.outputs:
+                first.setdefault(name, step)
+        lifetimes = [Lifetime(n, env.type(n).nbytes, s, max(last.get(n, s), s))
+                     for n, s in first.items() if n not in ids]
+        memory = plan_memory(lifetimes)
+        for life in lifetimes:
+            ids[life.name] = plan.add_tensor(ARENA, memory.offsets[life.name], life.nbytes)
+        for lop in ops:
+            ins = []
+            for name in lop.inputs:
+                name = resolve(name)
+                if name not in ids:  # a weight read as a tensor (e.g. a constant Add operand)
+                    ids[name] = plan.add_const(np.ascontiguousarray(env.values[name]))
+                ins.append(ids[name])
+            plan.add_op(lop.kind, ins, [ids[n] for n in lop.outputs], lop.ints, lop.floats, lop.weights)
+        plan.finalize(memory.peak_bytes)
+        self.plan = plan
+        self.memory = memory
+        self.last_run_allocations = 0
+
+    def run(self, inputs: Sequence[np.ndarray], profile: bool = False) -> list[np.ndarray]:
+        arrays = [np.ascontiguousarray(x) for x in inputs]
+        outs = [np.empty(t.shape, t.dtype.numpy) for t in self.out_types]
+        self.last_run_allocations = self.plan.run(arrays, outs, profile)
+        return outs
+
+
+class CpuExecutable(Executable):
+    def __init__(self, backend: "CpuBackend", subgraph: Graph, view: GraphView) -> None:
+        self.backend = backend
+        self.subgraph = subgraph
+        self.view = view
+        self.native: Optional[NativePlan] = None
+
+    def resize(self, input_types: Sequence[TensorType]) -> None:
+        graph = self.subgraph
+        types = dict(self.view.types)
+        if any(types.get(n) != t for n, t in zip(graph.inputs, input_types)):
+            types, _ = infer_types(self.view.graph, self.view.ops,
+                                   {**{n: self.view.types[n] for n in self.view.graph.inputs},
+                                    **dict(zip(graph.inputs, input_types))})
+        env = self.backend.env_for(self.view, types)
+        lops = []
+        for node in graph.nodes:
+            lops.extend(lower(node, env))
+        self.native = NativePlan(lops, graph.inputs, graph.outputs, env, self.backend.pool,
+                                 self.backend.isa)
+
+    def run(self, inputs, profiler=None) -> list:
+        if self.native is None:
+            self.resize([TensorType.of(x) for x in inputs])
+        start = time.perf_counter_ns()
+        outs = self.native.run(inputs, profile=profiler is not None)
+        if profiler is not None:
+            t = start
+            for lop, ns in zip(self.native.lops, self.native.plan.op_times_ns):
+                if lop.node is not None:
+                    profiler.op(lop.node, "cpu", t, t + ns)
+                t += ns
+        return outs
+
+    def planned_bytes(self) -> Optional[int]:
+        return None if self.native is None else self.native.plan.arena_bytes
+
+    @property
+    def isa(self) -> str:
+        return self.native.plan.isa if self.native else self.backend.isa
+
+
+class CpuBackend(Backend):
+    def __init__(self, device: DeviceInfo, config: BackendConfig) -> None:
+        super().__init__(device, config)
+        native = _native()
+        self.threads = int(config.threads or default_threads())
+        self.isa = native.select_isa(config.options.get("cpu.isa", ""))
+        self.pool = native.ThreadPool(self.threads)
+        self._env_cache: tuple = (None, None, None)
+
+    def env_for(self, view: GraphView, types=None) -> Env:
+        """Types plus every value known at plan time (weights and folded shape computations)."""
+        types = types if types is not None else view.types
+        key = (id(view.graph), tuple(sorted((n, types.get(n)) for n in view.graph.inputs)))
+        if self._env_cache[0] == key and self._env_cache[1] is view.graph:
+            return self._env_cache[2]
+        given = {n: types[n] for n in view.graph.inputs if n in types}
+        all_types, values = infer_types(view.graph, view.ops, given)
+        env = Env({**all_types, **types}, values)
+        self._env_cache = (key, view.graph, env)
+        return env
+
+    def capability(self, view: GraphView) -> Claim:
+        env = self.env_for(view)
+        claimed, refused = set(), {}
+        for i, node in enumerate(view.graph.nodes):
+            try:
+                lower(node, env)
+                claimed.add(i)
+            except Unsupported as why:
+                refused[i] = str(why)
+            except Exception as error:  # a lowering bug must not break planning: leave it to others
+                refused[i] = f"lowering failed: {type(error).__name__}: {error}"
+        return Claim(frozenset(claimed), refused)
+
+    def compile(self, subgraph: Graph, view: GraphView) -> Executable:
+        return CpuExecutable(self, subgraph, view)
+
+    def close(self) -> None:
+        self.pool = None
+
+
+class CpuFactory(BackendFactory):
+    name = "cpu"
+    priority = 100
+    description = "native C++ kernels (AVX-512 / AVX2 / portable), one static plan per subgraph"
+
+    def probe(self) -> ProbeResult:
+        try:
+            native = _native()
+            isa = native.select_isa("")
+        except Exception as error:  # missing or broken build, unknown MNN_CPU_ISA, ...
+            return ProbeResult.unavailable(f"native module unusable: {type(error).__name__}: {error}")
+        details = {"isa": isa, "supported_isas": ",".join(native.supported_isas()),
+                   "threads": str(default_threads())}
+        return ProbeResult((DeviceInfo("cpu", f"cpu ({isa})", "cpu", details=details),))
+
+    def create(self, device: DeviceInfo, config: BackendConfig) -> Backend:
+        return CpuBackend(device, config)
