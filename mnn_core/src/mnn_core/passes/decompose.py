@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..ir import Graph, Node
-from ..ops.schema import DecomposeContext, OpRegistry
+from ..ops.schema import DecomposeContext, OpError, OpRegistry
 
 MAX_DEPTH = 16
 """Decompositions nested deeper than this are taken to be cyclic."""
@@ -14,7 +14,8 @@ def decompose_nodes(graph: Graph, ops: OpRegistry, keep: Callable[[Node], bool])
     """Replace every node that `keep` rejects and whose op has a `decompose`, recursively (the
     replacement nodes are checked in turn), in subgraphs too. Returns how many nodes were replaced.
 
-    Nodes without a decomposition are left as they are, for the caller to place elsewhere.
+    Nodes without a decomposition, or whose decomposition does not cover their attributes (it
+    raises OpError), are left as they are, for the caller to place elsewhere.
     """
     count = 0
     result: list[Node] = []
@@ -29,7 +30,11 @@ def decompose_nodes(graph: Graph, ops: OpRegistry, keep: Callable[[Node], bool])
             continue
         if depth >= MAX_DEPTH:
             raise RecursionError(f"decomposing {node} nests deeper than {MAX_DEPTH} levels")
-        replacement = schema.decompose(node, DecomposeContext(graph))
+        try:
+            replacement = schema.decompose(node, DecomposeContext(graph))
+        except OpError:
+            result.append(node)
+            continue
         count += 1
         pending.extend((n, depth + 1) for n in reversed(replacement))
     graph.nodes = result
