@@ -1,5 +1,7 @@
-// A small fork-join pool: the caller plus n-1 workers take task indices from an atomic counter.
-// Workers spin briefly between ops (ops follow each other within microseconds), then sleep.
+// A small fork-join pool: the caller plus n-1 workers take task indices from one atomic counter.
+// The caller waits for its tasks, never for the workers: a worker that is descheduled (2 cores
+// shared with other processes) delays nothing it has not started. Workers spin briefly between ops
+// (ops follow each other within microseconds), then yield, then sleep.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -32,21 +34,26 @@ class ThreadPool {
 
  private:
   using TaskFn = void (*)(void*, int64_t, int);
+  // Two job slots, alternating by generation, so a late worker never reads a slot being rewritten.
+  struct Job {
+    std::atomic<int64_t> tasks{0};
+    std::atomic<TaskFn> fn{nullptr};
+    std::atomic<void*> ctx{nullptr};
+  };
   void dispatch(int64_t tasks, TaskFn fn, void* ctx);
+  void work(uint32_t gen, int tid);
   void worker(int tid);
-  void drain(int tid);
 
   int size_;
   std::vector<std::thread> threads_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int64_t> next_{0};
-  std::atomic<int> busy_{0};
+  Job jobs_[2];
+  std::atomic<uint64_t> next_{0};  // (generation << 32) | next task index
+  std::atomic<int64_t> done_{0};
+  std::atomic<uint32_t> gen_{0};
+  std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
-  int64_t tasks_ = 0;
-  TaskFn fn_ = nullptr;
-  void* ctx_ = nullptr;
 };
 
 }  // namespace mnncpu

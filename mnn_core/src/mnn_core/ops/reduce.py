@@ -56,10 +56,9 @@ def _infer_reduce(ctx: InferContext) -> list[TensorType]:
     keep, noop = ctx.attrs["keepdims"], ctx.attrs["noop_with_empty_axes"]
     has_axes = len(ctx.node.inputs) > 1 and bool(ctx.node.inputs[1])
     axes_value = ctx.const(1) if has_axes else None
-    axes_type = ctx.input(1) if has_axes else None
     if has_axes and axes_value is None:  # axes known only at run time
-        count = axes_type.shape[0] if axes_type and axes_type.shape and len(axes_type.shape) == 1 \
-            else None
+        axes_shape = (ctx.input(1) or UNKNOWN).shape
+        count = axes_shape[0] if axes_shape is not None and len(axes_shape) == 1 else None
         if data.shape is None or not (keep or isinstance(count, int)):
             return [TensorType(data.dtype, None)]
         if keep:
@@ -67,12 +66,9 @@ def _infer_reduce(ctx: InferContext) -> list[TensorType]:
         if count == 0:
             return [TensorType(data.dtype, data.shape if noop else ())]
         return [TensorType(data.dtype, (None,) * (len(data.shape) - count))]
-    if data.shape is None:
-        if axes_value is None or np.size(axes_value) == 0:
-            if noop:
-                return [TensorType(data.dtype, None)]
-            return [TensorType(data.dtype, None if keep else ())]
-        return [TensorType(data.dtype, None)]
+    if data.shape is None:  # only "reduce everything and drop the dims" still gives a shape
+        reduce_all = (axes_value is None or np.size(axes_value) == 0) and not noop
+        return [TensorType(data.dtype, () if reduce_all and not keep else None)]
     rank = len(data.shape)
     try:
         axes = _axes(axes_value, rank, noop)

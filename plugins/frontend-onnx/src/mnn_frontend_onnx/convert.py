@@ -362,13 +362,31 @@ class Converter:
             for n in body_node.output:
                 if n and n not in mapping:
                     mapping[n] = self.fresh(f"{name}/{n}")
+        body = []
         for i, body_node in enumerate(function.node):
             node = onnx.NodeProto()
             node.CopyFrom(body_node)
             node.name = f"{name}/{body_node.name or body_node.op_type + str(i)}"
             _rename(node, mapping)
             _bind_attributes(node, given, defaults)
+            body.append(node)
+        self._infer_body_types(body, opsets)
+        for node in body:
             self.node(node, opsets, g)
+
+    def _infer_body_types(self, nodes: list, opsets: dict[str, int]) -> None:
+        """Type the names an inlined body creates, so nested context-dependent functions expand."""
+        produced = {o for n in nodes for o in n.output}
+        read = {i for n in nodes for i in n.input if i and i not in produced}
+        inputs = [onnx.helper.make_value_info(n, self.onnx_types[n]) for n in sorted(read)
+                  if n in self.onnx_types]
+        graph = onnx.helper.make_graph(nodes, "inlined", inputs, [])
+        imports = [onnx.helper.make_opsetid(d, v) for d, v in opsets.items()]
+        try:
+            model = onnx.helper.make_model(graph, opset_imports=imports, ir_version=self.model.ir_version or 10)
+            self._gather_types(onnx.shape_inference.infer_shapes(model).graph)
+        except Exception:
+            pass  # best effort: untyped names only stop context-dependent expansion
 
 
 def _pick(versions, opset: int) -> int:

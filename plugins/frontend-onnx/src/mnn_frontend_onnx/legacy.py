@@ -130,6 +130,16 @@ def legacy_broadcast(node, rw):
     return None
 
 
+@rule("PRelu", below=7)
+def prelu_channel_slope(node, rw):
+    """Before opset 7 a 1-D slope of size C applied along the channel axis (axis 1)."""
+    x, slope = rw.type(node.inputs[0]), rw.value(node.inputs[1])
+    if slope is None or slope.ndim != 1 or slope.size == 1 or x.rank is None or x.rank < 3:
+        return None
+    node.inputs[1] = rw.const("slope", slope.reshape((-1,) + (1,) * (x.rank - 2)))
+    return None
+
+
 @rule("Gemm", below=7)
 def gemm_broadcast(node, rw):
     node.attrs.pop("broadcast", None)
