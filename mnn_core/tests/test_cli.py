@@ -106,7 +106,7 @@ def test_usage_errors_return_2(capsys):
 
 
 def test_plan_bench_and_profile_on_core_ops(capsys, small_mnn, tmp_path):
-    code, out, _ = run_cli(capsys, "plan", small_mnn)
+    code, out, _ = run_cli(capsys, "plan", small_mnn, "--backends", "reference")
     assert code == 0 and "segment 0: reference" in out
     code, out, _ = run_cli(capsys, "bench", small_mnn, "--warmup", "1", "--runs", "5", "--threads", "1",
                            "--json", tmp_path / "b.json")

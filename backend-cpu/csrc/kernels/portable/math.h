@@ -9,6 +9,7 @@ static inline float bits_to_float(int32_t i) { float f; std::memcpy(&f, &i, 4); 
 
 // exp with Cephes' polynomial after range reduction by ln 2; relative error ~1e-7.
 static inline float vexp(float x) {
+  const bool overflow = x > 88.72283905206835f;
   x = x > 88.3762626647949f ? 88.3762626647949f : x;
   x = x < -87.33654f ? -87.33654f : x;
   float fx = x * 1.44269504088896341f;
@@ -23,7 +24,8 @@ static inline float vexp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   float y = p * r * r + r + 1.f;
-  return y * bits_to_float((n + 127) << 23);
+  y = y * bits_to_float((n + 127) << 23);
+  return overflow ? bits_to_float(0x7f800000) : y;
 }
 
 static inline float vsigmoid(float x) { return 1.f / (1.f + vexp(-x)); }
