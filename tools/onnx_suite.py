@@ -117,15 +117,17 @@ def main(argv=None) -> int:
                 outcome.errors.append((None, "CaseTimeout: case exceeded its time limit"))
             finally:
                 signal.alarm(0)
+            trace = ""
             if outcome.skipped:
                 status, reason = "skip", outcome.skipped[0][1]
             elif outcome.errors or outcome.failures:
-                status, reason = "fail", reason_of((outcome.errors + outcome.failures)[0][1])
+                trace = (outcome.errors + outcome.failures)[0][1]
+                status, reason = "fail", reason_of(trace)
             else:
                 status, reason = "pass", ""
             counter[status] += 1
             results[name] = {"kind": kind, "status": status, "reason": reason, "ops": ops.get(name, []),
-                             "seconds": round(time.perf_counter() - t0, 3)}
+                             "seconds": round(time.perf_counter() - t0, 3), "trace": trace[-2000:]}
 
     print(f"ONNX backend test suite through mnn (MNN_BACKENDS={os.environ.get('MNN_BACKENDS', '')!r}, "
           f"MNN_STRICT={os.environ.get('MNN_STRICT', '')!r}), {time.perf_counter() - started:.0f} s")

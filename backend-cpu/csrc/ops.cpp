@@ -149,7 +149,8 @@ class ConvOp : public Op {
   }
 
   int64_t scratch_bytes() const override {
-    if (depthwise_) return 0;
+    if (depthwise_)
+      return ((g_.OH - 1) * g_.SH + (g_.KH - 1) * g_.DH + 1) * ((g_.OW - 1) * g_.SW + (g_.KW - 1) * g_.DW + 1) * 4 + 64;
     return (Kg_ * tiling_.nc) * 4 + (2 * tiling_.nc + 2) * sizeof(Segment) + 64;
   }
 
@@ -159,11 +160,11 @@ class ConvOp : public Op {
     const KernelTable* k = ctx.k;
     if (depthwise_) {
       const int64_t planes = N_ * g_.C;
-      ctx.pool->parallel_for(planes, [&](int64_t t, int) {
+      ctx.pool->parallel_for(planes, [&](int64_t t, int tid) {
         const int64_t c = t % g_.C;
         k->depthwise(x + t * g_.H * g_.W, g_.H, g_.W, weights_.get() + c * Kg_, g_.KH, g_.KW, g_.SH,
                      g_.SW, g_.DH, g_.DW, g_.PT, g_.PL, bias_[c], y + t * P_, g_.OH, g_.OW, act_,
-                     params_);
+                     params_, ctx.thread_scratch(tid));
       });
       return;
     }
@@ -286,47 +287,22 @@ class MatMulOp : public Op {
 class PoolOp : public Op {
  public:
   // ints: planes H W OH OW KH KW SH SW DH DW PT PL PB PR is_max count_include_pad
-  PoolOp(const std::vector<int64_t>& v, int threads) : v_(v), threads_(threads) {
-    check(v.size() == 17, "pool: expected 17 ints");
-  }
+  explicit PoolOp(const std::vector<int64_t>& v) : v_(v) { check(v.size() == 17, "pool: expected 17 ints"); }
+  int64_t scratch_bytes() const override { return v_[4] * 4 + 64; }
 
   void run(const RunCtx& ctx) override {
     const float* x = ctx.at(in[0]);
     float* y = ctx.at(out[0]);
-    const int64_t planes = v_[0], H = v_[1], W = v_[2], OH = v_[3], OW = v_[4], KH = v_[5], KW = v_[6],
-                  SH = v_[7], SW = v_[8], DH = v_[9], DW = v_[10], PT = v_[11], PL = v_[12],
-                  PB = v_[13], PR = v_[14];
-    const bool is_max = v_[15] != 0, include_pad = v_[16] != 0;
-    ctx.pool->parallel_for(planes, [&](int64_t p, int) {
-      const float* xp = x + p * H * W;
-      float* yp = y + p * OH * OW;
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        for (int64_t ow = 0; ow < OW; ++ow) {
-          float acc = is_max ? -INFINITY : 0.f;
-          int64_t count = 0, padded = 0;
-          for (int64_t kh = 0; kh < KH; ++kh) {
-            const int64_t ih = oh * SH - PT + kh * DH;
-            const bool row_in_pad = ih >= -PT && ih < H + PB;
-            for (int64_t kw = 0; kw < KW; ++kw) {
-              const int64_t iw = ow * SW - PL + kw * DW;
-              if (row_in_pad && iw >= -PL && iw < W + PR) ++padded;
-              if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-              const float v = xp[ih * W + iw];
-              if (is_max) acc = v > acc ? v : acc;
-              else acc += v;
-              ++count;
-            }
-          }
-          if (!is_max) acc /= static_cast<float>(include_pad ? padded : std::max<int64_t>(count, 1));
-          yp[oh * OW + ow] = acc;
-        }
-      }
+    const auto& v = v_;
+    ctx.pool->parallel_for(v[0], [&](int64_t p, int tid) {
+      ctx.k->pool2d(x + p * v[1] * v[2], v[1], v[2], y + p * v[3] * v[4], v[3], v[4], v[5], v[6], v[7],
+                    v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15] != 0, v[16] != 0,
+                    ctx.thread_scratch(tid));
     });
   }
 
  private:
   std::vector<int64_t> v_;
-  int threads_;
 };
 
 class ReduceOp : public Op {
@@ -609,7 +585,7 @@ std::unique_ptr<Op> make_op(const std::string& kind, const std::vector<int>& in,
   std::unique_ptr<Op> op;
   if (kind == "conv") op.reset(new ConvOp(v, f, w, k, threads));
   else if (kind == "matmul") op.reset(new MatMulOp(v, f, w, k, threads));
-  else if (kind == "pool") op.reset(new PoolOp(v, threads));
+  else if (kind == "pool") op.reset(new PoolOp(v));
   else if (kind == "reduce") op.reset(new ReduceOp(v));
   else if (kind == "unary") op.reset(new UnaryOp(v, f, threads));
   else if (kind == "binary") op.reset(new BinaryOp(v, threads));

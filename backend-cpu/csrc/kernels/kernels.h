@@ -23,7 +23,13 @@ struct KernelTable {
   // One channel of a depthwise convolution, bias and activation fused.
   void (*depthwise)(const float* in, int64_t H, int64_t W, const float* w, int64_t KH, int64_t KW,
                     int64_t SH, int64_t SW, int64_t DH, int64_t DW, int64_t PT, int64_t PL,
-                    float bias, float* out, int64_t OH, int64_t OW, int act, const float* params);
+                    float bias, float* out, int64_t OH, int64_t OW, int act, const float* params,
+                    float* padded);
+  // padded: scratch of ((OH-1)*SH + (KH-1)*DH + 1) * ((OW-1)*SW + (KW-1)*DW + 1) floats.
+  // One plane of 2-D max/average pooling; colcount: OW floats of scratch.
+  void (*pool2d)(const float* in, int64_t H, int64_t W, float* out, int64_t OH, int64_t OW,
+                 int64_t KH, int64_t KW, int64_t SH, int64_t SW, int64_t DH, int64_t DW, int64_t PT,
+                 int64_t PL, int64_t PB, int64_t PR, bool is_max, bool include_pad, float* colcount);
   // Softmax of n contiguous floats.
   void (*softmax)(const float* x, float* y, int64_t n);
   // y = (x - mean) / sqrt(var + eps) * scale + bias over n contiguous floats.

@@ -97,37 +97,180 @@ static void binary(int op, const float* a, int64_t sa, const float* b, int64_t s
   }
 }
 
-// Direct depthwise convolution of one channel: each output row accumulates KH*KW shifted input
-// rows, so the inner loop is a contiguous (stride 1) or strided axpy.
+// One depthwise output row over a zero-padded plane: with the kernel size and stride fixed at
+// compile time the loop over output columns vectorises (one store per output, taps in registers).
+template <int K, int S>
+static void dw_row(const float* const* rows, const float* w, int64_t DW, float bias, float* out,
+                   int64_t OW) {
+  const float* r[K];
+  float wk[K * K];
+  for (int i = 0; i < K; ++i) r[i] = rows[i];
+  for (int i = 0; i < K * K; ++i) wk[i] = w[i];
+  if (DW == 1) {
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      float acc = bias;
+      for (int kh = 0; kh < K; ++kh)
+        for (int kw = 0; kw < K; ++kw) acc += wk[kh * K + kw] * r[kh][ow * S + kw];
+      out[ow] = acc;
+    }
+  } else {
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      float acc = bias;
+      for (int kh = 0; kh < K; ++kh)
+        for (int kw = 0; kw < K; ++kw) acc += wk[kh * K + kw] * r[kh][ow * S + kw * DW];
+      out[ow] = acc;
+    }
+  }
+}
+
+// Stride 2 over a row stored as [even columns | odd columns] (even part `half` long): each tap
+// reads contiguous memory, so it vectorises like stride 1.
+template <int K>
+static void dw_row_s2(const float* const* rows, const float* w, int64_t half, float bias, float* out,
+                      int64_t OW) {
+  const float* r[K][K];
+  float wk[K * K];
+  for (int kh = 0; kh < K; ++kh)
+    for (int kw = 0; kw < K; ++kw) r[kh][kw] = rows[kh] + (kw & 1 ? half : 0) + kw / 2;
+  for (int i = 0; i < K * K; ++i) wk[i] = w[i];
+  for (int64_t ow = 0; ow < OW; ++ow) {
+    float acc = bias;
+    for (int kh = 0; kh < K; ++kh)
+      for (int kw = 0; kw < K; ++kw) acc += wk[kh * K + kw] * r[kh][kw][ow];
+    out[ow] = acc;
+  }
+}
+
+static void dw_row_any(const float* const* rows, const float* w, int64_t KH, int64_t KW, int64_t SW,
+                       int64_t DW, float bias, float* out, int64_t OW) {
+  for (int64_t ow = 0; ow < OW; ++ow) out[ow] = bias;
+  for (int64_t kh = 0; kh < KH; ++kh)
+    for (int64_t kw = 0; kw < KW; ++kw) {
+      const float wv = w[kh * KW + kw];
+      const float* src = rows[kh] + kw * DW;
+      for (int64_t ow = 0; ow < OW; ++ow) out[ow] += wv * src[ow * SW];
+    }
+}
+
+// Direct depthwise convolution of one channel, bias and activation fused. The plane is first copied
+// into `padded` (Hp x Wp, zeros around) so that no output needs bounds checks.
 static void depthwise(const float* in, int64_t H, int64_t W, const float* w, int64_t KH, int64_t KW,
                       int64_t SH, int64_t SW, int64_t DH, int64_t DW, int64_t PT, int64_t PL,
-                      float bias, float* out, int64_t OH, int64_t OW, int act, const float* p) {
+                      float bias, float* out, int64_t OH, int64_t OW, int act, const float* p,
+                      float* padded) {
+  const int64_t Hp = (OH - 1) * SH + (KH - 1) * DH + 1, Wp = (OW - 1) * SW + (KW - 1) * DW + 1;
+  // Stride 2 stores each padded row as [even columns | odd columns] so taps read contiguously.
+  const bool split = SW == 2 && DW == 1 && KH == KW && (KH == 3 || KH == 5 || KH == 7);
+  const int64_t half = (Wp + 1) / 2;
+  for (int64_t r = 0; r < Hp; ++r) {
+    float* dst = padded + r * Wp;
+    const int64_t ih = r - PT;
+    if (ih < 0 || ih >= H) {
+      std::memset(dst, 0, sizeof(float) * Wp);
+      continue;
+    }
+    const float* src = in + ih * W;
+    if (split) {
+      for (int64_t j = 0; j < half; ++j) {
+        const int64_t c = 2 * j - PL;
+        dst[j] = c >= 0 && c < W ? src[c] : 0.f;
+      }
+      for (int64_t j = 0; j < Wp / 2; ++j) {
+        const int64_t c = 2 * j + 1 - PL;
+        dst[half + j] = c >= 0 && c < W ? src[c] : 0.f;
+      }
+      continue;
+    }
+    const int64_t lo = PL < Wp ? PL : Wp;
+    const int64_t n = W < Wp - lo ? W : Wp - lo;
+    std::memset(dst, 0, sizeof(float) * lo);
+    std::memcpy(dst + lo, src, sizeof(float) * (n > 0 ? n : 0));
+    for (int64_t c = lo + (n > 0 ? n : 0); c < Wp; ++c) dst[c] = 0.f;
+  }
+  const float* rows[16];
+  const bool fast = KH == KW && (KH == 3 || KH == 5 || KH == 7) && (SW == 1 || SW == 2);
   for (int64_t oh = 0; oh < OH; ++oh) {
     float* orow = out + oh * OW;
-    for (int64_t ow = 0; ow < OW; ++ow) orow[ow] = bias;
-    for (int64_t kh = 0; kh < KH; ++kh) {
-      const int64_t ih = oh * SH - PT + kh * DH;
-      if (ih < 0 || ih >= H) continue;
-      const float* irow = in + ih * W;
-      for (int64_t kw = 0; kw < KW; ++kw) {
-        const float wv = w[kh * KW + kw];
-        const int64_t off = kw * DW - PL;  // iw = ow * SW + off
-        // valid ow: 0 <= ow*SW + off < W
-        int64_t lo = off >= 0 ? 0 : (-off + SW - 1) / SW;
-        int64_t hi = W - off <= 0 ? 0 : (W - off + SW - 1) / SW;
-        if (hi > OW) hi = OW;
-        if (SW == 1) {
-          const float* src = irow + off;
-          for (int64_t ow = lo; ow < hi; ++ow) orow[ow] += wv * src[ow];
-        } else if (SW == 2) {
-          const float* src = irow + off;
-          for (int64_t ow = lo; ow < hi; ++ow) orow[ow] += wv * src[2 * ow];
-        } else {
-          for (int64_t ow = lo; ow < hi; ++ow) orow[ow] += wv * irow[ow * SW + off];
+    for (int64_t kh = 0; kh < KH && kh < 16; ++kh) rows[kh] = padded + (oh * SH + kh * DH) * Wp;
+    if (!fast || KH > 16) {
+      if (KH > 16) {  // rare: very tall kernels, no row table
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          float acc = bias;
+          for (int64_t kh = 0; kh < KH; ++kh)
+            for (int64_t kw = 0; kw < KW; ++kw)
+              acc += w[kh * KW + kw] * padded[(oh * SH + kh * DH) * Wp + ow * SW + kw * DW];
+          orow[ow] = acc;
         }
+      } else {
+        dw_row_any(rows, w, KH, KW, SW, DW, bias, orow, OW);
+      }
+    } else {
+      switch (split ? KH * 10 + 9 : KH * 10 + SW) {
+        case 39: dw_row_s2<3>(rows, w, half, bias, orow, OW); break;
+        case 59: dw_row_s2<5>(rows, w, half, bias, orow, OW); break;
+        case 79: dw_row_s2<7>(rows, w, half, bias, orow, OW); break;
+        case 31: dw_row<3, 1>(rows, w, DW, bias, orow, OW); break;
+        case 32: dw_row<3, 2>(rows, w, DW, bias, orow, OW); break;
+        case 51: dw_row<5, 1>(rows, w, DW, bias, orow, OW); break;
+        case 52: dw_row<5, 2>(rows, w, DW, bias, orow, OW); break;
+        case 71: dw_row<7, 1>(rows, w, DW, bias, orow, OW); break;
+        default: dw_row<7, 2>(rows, w, DW, bias, orow, OW); break;
       }
     }
     if (act) unary(orow, orow, OW, act, p);
+  }
+}
+
+// One plane of 2-D max or average pooling. Rows accumulate tap by tap over the in-bounds column
+// range of each tap (vectorisable); average divisors are separable into row and column counts.
+static void pool2d(const float* in, int64_t H, int64_t W, float* out, int64_t OH, int64_t OW,
+                   int64_t KH, int64_t KW, int64_t SH, int64_t SW, int64_t DH, int64_t DW, int64_t PT,
+                   int64_t PL, int64_t PB, int64_t PR, bool is_max, bool include_pad, float* colcount) {
+  for (int64_t ow = 0; ow < OW; ++ow) {
+    int64_t c = 0;
+    for (int64_t kw = 0; kw < KW; ++kw) {
+      const int64_t iw = ow * SW - PL + kw * DW;
+      c += include_pad ? (iw >= -PL && iw < W + PR) : (iw >= 0 && iw < W);
+    }
+    colcount[ow] = static_cast<float>(c);
+  }
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    float* orow = out + oh * OW;
+    const float init = is_max ? -INFINITY : 0.f;
+    for (int64_t ow = 0; ow < OW; ++ow) orow[ow] = init;
+    int64_t rows = 0, any = 0;
+    for (int64_t kh = 0; kh < KH; ++kh) {
+      const int64_t ih = oh * SH - PT + kh * DH;
+      rows += include_pad ? (ih >= -PT && ih < H + PB) : (ih >= 0 && ih < H);
+      if (ih < 0 || ih >= H) continue;
+      ++any;
+      const float* irow = in + ih * W;
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const int64_t off = kw * DW - PL;
+        int64_t lo = off >= 0 ? 0 : ceil_div(-off, SW);
+        int64_t hi = W - off <= 0 ? 0 : ceil_div(W - off, SW);
+        if (hi > OW) hi = OW;
+        const float* src = irow + off;
+        if (is_max) {
+          if (SW == 1) for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = orow[ow] > src[ow] ? orow[ow] : src[ow];
+          else if (SW == 2) for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = orow[ow] > src[2 * ow] ? orow[ow] : src[2 * ow];
+          else for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = orow[ow] > src[ow * SW] ? orow[ow] : src[ow * SW];
+        } else {
+          if (SW == 1) for (int64_t ow = lo; ow < hi; ++ow) orow[ow] += src[ow];
+          else if (SW == 2) for (int64_t ow = lo; ow < hi; ++ow) orow[ow] += src[2 * ow];
+          else for (int64_t ow = lo; ow < hi; ++ow) orow[ow] += src[ow * SW];
+        }
+      }
+    }
+    if (is_max) {
+      for (int64_t ow = 0; ow < OW; ++ow) orow[ow] = (any && colcount[ow] > 0.f) ? orow[ow] : 0.f;
+    } else {
+      const float r = static_cast<float>(rows);
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const float n = r * colcount[ow];
+        orow[ow] = orow[ow] / (n > 0.f ? n : 1.f);
+      }
+    }
   }
 }
 
@@ -177,7 +320,7 @@ void MNN_MICRO(int64_t kc, const float* a, const float* b, float* c, int64_t ldc
 #endif
 
 static const KernelTable kTable = {MNN_ISA_NAME, MNN_MR, MNN_NR, MNN_MICRO, unary, bias_act, binary,
-                                   depthwise, softmax, layernorm};
+                                   depthwise, pool2d, softmax, layernorm};
 
 }  // namespace MNN_KNS
 }  // namespace mnncpu
