@@ -35,7 +35,7 @@ def convert(source: Union[str, Path, bytes], context: Optional[Context] = None,
     if frontend is None:
         names = ", ".join(f"{f.name} ({'/'.join(f.suffixes)})" for f in context.frontends) or "none"
         raise ConversionError(f"no installed frontend reads {source!r}; installed frontends: {names}")
-    graph = frontend.convert(source)
+    graph = frontend.convert(source, ops=context.ops)
     check_ops(graph, context)
     records = run_pipeline(graph, context.passes, PassContext(context.ops), on_pass) if optimize else []
     return Model(graph, context, str(source) if not isinstance(source, bytes) else None, records)

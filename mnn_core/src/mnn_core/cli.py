@@ -201,10 +201,11 @@ def cmd_convert(args) -> int:
     if args.check:
         if not source.exists():
             raise CLIError(f"no such file: {source}")
-        frontend = _context().frontends.for_source(source)
+        ctx = _context()
+        frontend = ctx.frontends.for_source(source)
         if frontend is None:
             raise CLIError(f"no installed frontend reads {source}")
-        report = frontend.check(source)
+        report = frontend.check(source, ops=ctx.ops)
         ops = ", ".join(f"{op} x{n}" for op, n in sorted(report.ops.items()))
         print(f"{source}: {report.format}, {sum(report.ops.values())} nodes: {ops}")
         for note in report.notes:

@@ -4,9 +4,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Union
+from typing import ClassVar, Optional, Union
 
 from .ir import Graph
+from .ops.schema import OpRegistry
 
 Source = Union[str, Path, bytes]
 
@@ -60,9 +61,11 @@ class Frontend(ABC):
         return isinstance(source, (str, Path)) and Path(source).suffix.lower() in self.suffixes
 
     @abstractmethod
-    def convert(self, source: Source) -> Graph:
-        """Return the model as an IR graph (before optimisation passes). Raise ConversionError."""
+    def convert(self, source: Source, ops: Optional[OpRegistry] = None) -> Graph:
+        """Return the model as an IR graph (before optimisation passes). Raise ConversionError.
+
+        `ops` is the converting context's registry: ops that plugins added count as supported."""
 
     @abstractmethod
-    def check(self, source: Source) -> CheckReport:
+    def check(self, source: Source, ops: Optional[OpRegistry] = None) -> CheckReport:
         """Report which ops the model uses and which of them cannot be converted."""
