@@ -234,7 +234,6 @@ EXCLUDED = {
     "test_dft_irfft_opset19": "op",
     "test_dft_opset19": "op",
     "test_dft_rfft_opset19": "op",
-    "test_flexattention_score_mod_expanded_ver26": "kernel",
     "test_gradient_of_add": "training",
     "test_gradient_of_add_and_mul": "training",
     "test_gru_batchwise": "op",

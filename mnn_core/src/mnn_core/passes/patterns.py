@@ -223,6 +223,7 @@ def _match_attention(graph: Graph, m: Matcher, softmax: Node, types):
     if len(lead) != 1 or None in next(iter(lead)):
         return None  # MatMul would broadcast batch or heads, which Attention does not
     if mask and (types.get(mask) is None or types[mask].dtype != types[q].dtype
+                 or (types[mask].rank or 0) < 2  # Attention's mask spans at least (q, kv)
                  or types.get(scores) is None or types.get(qk.outputs[0]) is None
                  or types[scores].shape != types[qk.outputs[0]].shape):
         return None  # a mask that widens the scores is not an attention mask
