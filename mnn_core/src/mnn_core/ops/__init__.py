@@ -11,7 +11,7 @@ from .schema import (REQUIRED, DecomposeContext, InferContext, KernelContext, Op
                      OpSchema, OpSet)
 
 OP_MODULES = ("elementwise", "activation", "reduce", "tensor", "nn", "normalization", "control",
-              "misc")
+              "misc", "recurrent")
 
 
 def standard_ops() -> OpRegistry:

@@ -1,4 +1,4 @@
-"""Reductions (axes as an optional input, as in the newest ONNX), ArgMax/ArgMin and CumSum.
+"""Reductions (axes as an optional input, as in the newest ONNX), ArgMax/ArgMin, CumSum and CumProd.
 
 Sums accumulate in at least f32 (ints in i64) and are cast back, so f16 inputs don't lose precision
 to running rounding and integer results wrap like the input type would.
@@ -159,21 +159,28 @@ _arg("ArgMax", np.argmax)
 _arg("ArgMin", np.argmin)
 
 
-# ---- CumSum -------------------------------------------------------------------------------------
-def _infer_cumsum(ctx: InferContext) -> list[TensorType]:
+# ---- CumSum / CumProd ---------------------------------------------------------------------------
+def _infer_cumulative(ctx: InferContext) -> list[TensorType]:
     data = ctx.input(0) or UNKNOWN
     return [TensorType(data.dtype, data.shape)]
 
 
-@OPS.define("CumSum", infer=_infer_cumsum, attrs={"exclusive": 0, "reverse": 0}, inputs=(2, 2))
-def cumsum(ctx, x, axis):
-    """`axis` is a 0-d (or one-element) tensor; exclusive sums start at 0."""
-    axis = normalize_axis(int(np.asarray(axis).reshape(-1)[0]), x.ndim)
-    y = np.flip(x, axis) if ctx.attrs["reverse"] else x
-    y = np.cumsum(y, axis=axis, dtype=_accumulator(x.dtype))
-    if ctx.attrs["exclusive"]:
-        y = np.concatenate([np.zeros_like(np.take(y, [0], axis=axis)),
-                            np.take(y, range(y.shape[axis] - 1), axis=axis)], axis=axis)
-    if ctx.attrs["reverse"]:
-        y = np.flip(y, axis)
-    return y.astype(x.dtype)
+def _cumulative(name: str, fn, identity: int):
+    @OPS.define(name, infer=_infer_cumulative, attrs={"exclusive": 0, "reverse": 0}, inputs=(2, 2))
+    def kernel(ctx, x, axis):
+        """`axis` is a 0-d (or one-element) tensor; exclusive results start at the identity."""
+        axis = normalize_axis(int(np.asarray(axis).reshape(-1)[0]), x.ndim)
+        y = np.flip(x, axis) if ctx.attrs["reverse"] else x
+        y = fn(y, axis=axis, dtype=_accumulator(x.dtype))
+        if ctx.attrs["exclusive"] and y.shape[axis]:
+            y = np.concatenate([np.full_like(np.take(y, [0], axis=axis), identity),
+                                np.take(y, range(y.shape[axis] - 1), axis=axis)], axis=axis)
+        if ctx.attrs["reverse"]:
+            y = np.flip(y, axis)
+        return y.astype(x.dtype)
+    kernel.__name__ = kernel.__qualname__ = name.lower()
+    return kernel
+
+
+cumsum = _cumulative("CumSum", np.cumsum, 0)
+cumprod = _cumulative("CumProd", np.cumprod, 1)
