@@ -1,9 +1,27 @@
 #!/usr/bin/env bash
-# Creates .venv and installs every mnn distribution from this checkout (non-editable, as users get
-# them), plus the test tools. Usage: scripts/setup.sh [VENV_DIR]
+# Sets up a checkout: system packages the GPU backends run on (PoCL for OpenCL, Mesa's lavapipe for
+# Vulkan, glslang and spirv-cross for shader builds) when run as root with apt, then .venv with every
+# mnn distribution installed from this checkout (non-editable, as users get them) and the test tools.
+# Usage: scripts/setup.sh [VENV_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${1:-.venv}"
+
+SYSTEM_PACKAGES=(pocl-opencl-icd ocl-icd-opencl-dev opencl-headers mesa-vulkan-drivers libvulkan-dev
+                 glslang-tools spirv-cross)
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  missing=()
+  for pkg in "${SYSTEM_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+else
+  echo "not root or no apt: skipping system packages (${SYSTEM_PACKAGES[*]}); GPU backends will report themselves unavailable"
+fi
+
 python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
 packages=(./mnn_core ./plugins/frontend-onnx)

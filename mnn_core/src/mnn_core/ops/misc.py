@@ -1,4 +1,5 @@
-"""Quantisation, random generators and signal windows.
+"""Quantisation (with quantised MatMul/Conv), random generators, signal windows and spectral ops,
+BitCast, Det and TensorScatter.
 
 Random ops draw from a numpy Generator seeded with the `seed` attribute when given, so seeded
 models are reproducible across runs of the reference backend (not bit-equal to other runtimes).
@@ -11,8 +12,9 @@ import numpy as np
 
 from ..dtypes import DType
 from ..ir import TensorType
-from .infer import UNKNOWN, normalize_axis
-from .schema import InferContext, OpSet
+from .infer import UNKNOWN, normalize_axis, same_as_input
+from .nn import WINDOW_ATTRS, _add_bias, _infer_conv, _matmul_shape, conv_integer
+from .schema import REQUIRED, InferContext, OpSet
 
 OPS = OpSet()
 
@@ -102,6 +104,56 @@ def dynamic_quantize_linear(ctx, x):
     zero_point = np.rint(np.clip(np.float32(0) - lo / scale, 0, 255))
     y = np.clip(np.rint(x.astype(np.float32) / scale) + zero_point, 0, 255)
     return y.astype(np.uint8), np.array(scale, dtype=x.dtype), np.array(zero_point, dtype=np.uint8)
+
+
+def _requantize(acc: np.ndarray, multiplier: np.ndarray, zero_point: Optional[np.ndarray],
+                out: np.dtype) -> np.ndarray:
+    """Integer accumulator -> saturate(round_half_even(acc * multiplier) + zero_point); the
+    multiplier (x_scale * w_scale / y_scale) is formed in the scales' own precision."""
+    y = np.rint(acc.astype(np.float64) * multiplier.astype(np.float64))
+    if zero_point is not None:
+        y = y + zero_point.astype(np.float64)
+    info = np.iinfo(out)
+    return np.clip(y, info.min, info.max).astype(out)
+
+
+def _qlinear_dtype(ctx: InferContext) -> Optional[DType]:
+    return (_in(ctx, 7).dtype if _has(ctx, 7) else None) or _in(ctx).dtype
+
+
+def _per_row(param: np.ndarray) -> np.ndarray:
+    """A 1-D scale or zero point of a 2-D A holds one value per row."""
+    return param.reshape(-1, 1) if param.ndim == 1 and param.size > 1 else param
+
+
+@OPS.define("QLinearMatMul",
+            infer=lambda ctx: [TensorType(_qlinear_dtype(ctx), _matmul_shape(_in(ctx).shape,
+                                                                              _in(ctx, 3).shape))],
+            inputs=(8, 8))
+def qlinear_matmul(ctx, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point):
+    """Per-tensor, per-row (A) or per-column (B) quantised matmul, exact in int32/int64."""
+    ai = a.astype(np.int64) - _per_row(a_zero_point).astype(np.int64)
+    bi = b.astype(np.int64) - b_zero_point.astype(np.int64)
+    multiplier = _per_row(a_scale) * b_scale / y_scale
+    out = y_zero_point.dtype if y_zero_point is not None else a.dtype
+    return _requantize(np.matmul(ai, bi), multiplier, y_zero_point, out)
+
+
+def _infer_qlinear_conv(ctx: InferContext) -> list[TensorType]:
+    conv = InferContext(ctx.node, [ctx.input(0), ctx.input(3)], ctx.attrs, [None, ctx.const(3)])
+    return [TensorType(_qlinear_dtype(ctx), _infer_conv(conv)[0].shape)]
+
+
+@OPS.define("QLinearConv", infer=_infer_qlinear_conv, inputs=(8, 9),
+            attrs={**WINDOW_ATTRS, "group": 1})
+def qlinear_conv(ctx, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point,
+                 bias=None):
+    """ConvInteger plus an int32 bias, requantised; w_scale/w_zero_point may be per output channel."""
+    acc = _add_bias(conv_integer(ctx, x, w, x_zero_point, w_zero_point), bias)
+    per_channel = (1, -1) + (1,) * (x.ndim - 2)
+    w_scale = w_scale.reshape(per_channel) if w_scale.size > 1 else w_scale.reshape(())
+    out = y_zero_point.dtype if y_zero_point is not None else x.dtype
+    return _requantize(acc, x_scale * w_scale / y_scale, y_zero_point, out)
 
 
 # ---- random generators --------------------------------------------------------------------------
@@ -315,3 +367,55 @@ def mel_weight_matrix(ctx, num_mel_bins, dft_length, sample_rate, lower_hz, uppe
     weights = np.where((k >= centre) & (k < right), falling, weights)
     dtype = _dtype_attr(ctx.attrs["output_datatype"]) or DType.F32
     return weights.astype(dtype.numpy)
+
+
+
+# ---- bit reinterpretation, determinants, cache updates ------------------------------------------
+@OPS.define("BitCast", infer=lambda ctx: [TensorType(_dtype_attr(ctx.attrs["to"]), _in(ctx).shape)],
+            attrs={"to": REQUIRED}, inputs=(1, 1))
+def bitcast(ctx, x):
+    """Same bits, another element type of the same width (little-endian, like numpy's view)."""
+    to = _dtype_attr(ctx.attrs["to"]).numpy
+    if x.dtype.kind in "OUS" or to.kind in "OUS" or x.dtype.itemsize != to.itemsize:
+        raise ValueError(f"BitCast from {x.dtype} to {to}: both must be non-string and equally wide")
+    return np.ascontiguousarray(x).view(to)
+
+
+def _infer_det(ctx: InferContext) -> list[TensorType]:
+    t = _in(ctx)
+    if t.shape is not None and len(t.shape) < 2:
+        raise ctx.fail(f"input of rank {len(t.shape)}; Det needs [..., M, M]")
+    return [TensorType(t.dtype, None if t.shape is None else t.shape[:-2])]
+
+
+@OPS.define("Det", infer=_infer_det, inputs=(1, 1))
+def det(ctx, x):
+    """Determinants of the trailing M x M matrices, by LU in at least f32."""
+    return np.asarray(np.linalg.det(x.astype(np.result_type(x.dtype, np.float32)))).astype(x.dtype)
+
+
+@OPS.define("TensorScatter", infer=same_as_input(0), attrs={"mode": "linear", "axis": -2},
+            inputs=(2, 3))
+def tensor_scatter(ctx, past_cache, update, write_indices=None):
+    """Writes `update` into the cache along `axis` from each batch entry's write index (KV-cache
+    append); circular mode wraps the positions modulo the cache length."""
+    mode = ctx.attrs["mode"]
+    if mode not in ("linear", "circular"):
+        raise ValueError(f"unknown TensorScatter mode {mode!r}")
+    axis = normalize_axis(ctx.attrs["axis"], past_cache.ndim)
+    if axis == 0:
+        raise ValueError("TensorScatter's axis must not be the batch axis")
+    batch, length, capacity = past_cache.shape[0], update.shape[axis], past_cache.shape[axis]
+    starts = (np.zeros(batch, np.int64) if write_indices is None
+              else np.asarray(write_indices, np.int64).reshape(batch))
+    positions = starts[:, None] + np.arange(length)
+    if mode == "circular":
+        positions %= capacity
+    elif length and positions.max(initial=0) >= capacity:
+        raise ValueError(f"writes reach position {positions.max()} of a cache of length {capacity}")
+    shape = [batch] + [1] * (past_cache.ndim - 1)
+    shape[axis] = length
+    index = np.broadcast_to(positions.reshape(shape), update.shape)
+    present = past_cache.copy()
+    np.put_along_axis(present, index, update, axis=axis)
+    return present

@@ -193,6 +193,12 @@ def topk_input(node, rw):
     _set_input(node, 1, rw.const("k", [node.attrs.pop("k")], np.int64))
 
 
+@rule("DFT", below=20)
+def dft_axis_input(node, rw):
+    """DFT-17 keeps the axis in an attribute (default 1); DFT-20 takes it as input 2."""
+    _set_input(node, 2, rw.const("axis", node.attrs.pop("axis", 1), np.int64))
+
+
 @rule("Dropout", below=12)
 def dropout_ratio(node, rw):
     node.attrs.pop("is_test", None)
