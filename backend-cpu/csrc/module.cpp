@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <new>
 
+#include "conv.h"
 #include "isa.h"
+#include "ops_extra.h"
 #include "plan.h"
 
 // Counting replacements of operator new for this module (bound locally with -Bsymbolic-functions):
@@ -49,6 +51,16 @@ PYBIND11_MODULE(_native, m) {
   m.def("isa_cap", &isa_cap);
   m.def("allocation_count", [] { return g_allocations.load(); },
         "Heap allocations made by this module so far.");
+  m.def("packed_count", &packed_count, "Weight buffers packed so far (shared ones count once).");
+  m.def("has_avx512_bf16", &cpu_has_avx512_bf16);
+  m.def("conv_candidates",
+        [](const std::vector<int64_t>& ints, const std::string& isa) {
+          std::vector<std::string> names;
+          for (int a : conv_candidates(ints, select_isa(isa))) names.emplace_back(conv_algo_name(a));
+          return names;
+        },
+        py::arg("ints"), py::arg("isa") = "",
+        "Convolution algorithms (lowering.CONV_ALGOS names) that can run a conv op's ints.");
   m.def("_debug_allocate", [] {
     auto* p = new std::vector<int>(16);  // proves the counting hook sees module allocations
     delete p;
@@ -105,5 +117,6 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("arena_bytes", &Plan::arena_bytes)
       .def_property_readonly("scratch_bytes", &Plan::scratch_bytes)
       .def_property_readonly("num_ops", &Plan::num_ops)
-      .def_property_readonly("op_times_ns", &Plan::op_times_ns);
+      .def_property_readonly("op_times_ns", &Plan::op_times_ns)
+      .def_property_readonly("op_notes", &Plan::op_notes);
 }

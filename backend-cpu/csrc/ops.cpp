@@ -5,7 +5,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "conv.h"
 #include "gemm.h"
+#include "ops_extra.h"
 
 namespace mnncpu {
 namespace {
@@ -208,34 +210,43 @@ class ConvOp : public Op {
 
 class MatMulOp : public Op {
  public:
-  // ints: batch M N K a_rs a_cs b_rs b_cs b_const bias_kind act then batch x (a_off, b_off)
-  // bias_kind: 0 none, 1 per column [N], 2 per row [M], 3 matrix [M, N].
+  // ints: batch M N K a_rs a_cs b_rs b_cs b_const bias_kind act pack_token nc then batch x (a_off, b_off)
+  // bias_kind: 0 none, 1 per column [N], 2 per row [M], 3 matrix [M, N]. pack_token: see
+  // shared_packed (0 = private). nc: column tile (0 = default; the tuner may pick another).
   MatMulOp(const std::vector<int64_t>& v, const std::vector<float>& f, const std::vector<Weight>& w,
            const KernelTable* k, int threads) {
-    check(v.size() >= 11, "matmul: expected at least 11 ints");
+    check(v.size() >= 13, "matmul: expected at least 13 ints");
     batch_ = v[0]; M_ = v[1]; N_ = v[2]; K_ = v[3];
     a_rs_ = v[4]; a_cs_ = v[5]; b_rs_ = v[6]; b_cs_ = v[7];
     b_const_ = v[8] != 0;
     bias_kind_ = static_cast<int>(v[9]);
     act_ = static_cast<int>(v[10]);
-    check(static_cast<int64_t>(v.size()) == 11 + 2 * batch_, "matmul: offsets missing");
-    offsets_.assign(v.begin() + 11, v.end());
+    const int64_t token = v[11], nc = v[12];
+    check(static_cast<int64_t>(v.size()) == 13 + 2 * batch_, "matmul: offsets missing");
+    offsets_.assign(v.begin() + 13, v.end());
     for (size_t i = 0; i < f.size() && i < 2; ++i) params_[i] = f[i];
     size_t wi = 0;
-    tiling_ = make_tiling(M_, N_, k->mr, k->nr, batch_, threads, b_const_ ? 256 : 512);
+    tiling_ = make_tiling(M_, N_, k->mr, k->nr, batch_, threads, nc > 0 ? nc : b_const_ ? 256 : 512);
     if (b_const_) {
-      const float* b = static_cast<const float*>(w.at(wi++).data);
-      packed_b_ = aligned_array<float>(round_up(N_, k->nr) * K_);
-      pack_b(b + offsets_[1], b_rs_, b_cs_, K_, N_, k->nr, packed_b_.get());
+      const float* b = static_cast<const float*>(w.at(wi++).data) + offsets_[1];
+      const int64_t K = K_, N = N_, rs = b_rs_, cs = b_cs_;
+      const int NR = k->nr;
+      packed_b_ = shared_packed(token, round_up(N_, NR) * K_,
+                                [=](float* dst) { pack_b(b, rs, cs, K, N, NR, dst); });
     }
     if (bias_kind_) bias_ = copy_floats(w.at(wi++));
+    // Several column tiles read the same rows of A: pack A once into shared panels rather than
+    // once per tile.
+    shared_a_ = tiling_.ntiles > 1;
+    mr_ = k->mr;
   }
 
   int64_t scratch_bytes() const override {
-    int64_t floats = tiling_.mc * K_;
+    int64_t floats = shared_a_ ? 0 : tiling_.mc * K_;
     if (!b_const_) floats += round_up(tiling_.nc, 64) * K_;
     return floats * 4 + 128;
   }
+  int64_t shared_bytes() const override { return shared_a_ ? a_stride() * batch_ * 4 + 64 : 0; }
 
   void run(const RunCtx& ctx) override {
     const float* a = ctx.at(in[0]);
@@ -243,6 +254,18 @@ class MatMulOp : public Op {
     float* y = ctx.at(out[0]);
     const KernelTable* k = ctx.k;
     const Tiling& t = tiling_;
+    const int MR = k->mr;
+    float* shared = reinterpret_cast<float*>(ctx.shared);
+    if (shared_a_) {  // phase 1: every MR-row panel of every batch's A, once
+      const int64_t panels = ceil_div(M_, MR), per = std::max<int64_t>(1, ceil_div(panels, 4));
+      const int64_t groups = ceil_div(panels, per);
+      ctx.pool->parallel_for(batch_ * groups, [&](int64_t task, int) {
+        const int64_t bi = task / groups, p0 = (task % groups) * per;
+        const int64_t m0 = p0 * MR, mc = std::min(per * MR, M_ - m0);
+        pack_a(a + offsets_[2 * bi] + m0 * a_rs_, a_rs_, a_cs_, mc, K_, MR,
+               shared + bi * a_stride() + m0 * K_);
+      });
+    }
     const int64_t tasks = batch_ * t.ntiles * t.mchunks;
     ctx.pool->parallel_for(tasks, [&](int64_t task, int tid) {
       const int64_t mi = task % t.mchunks;
@@ -250,15 +273,21 @@ class MatMulOp : public Op {
       const int64_t bi = task / (t.mchunks * t.ntiles);
       const int64_t n0 = ni * t.nc, nc = std::min(t.nc, N_ - n0);
       const int64_t m0 = mi * t.mc, mc = std::min(t.mc, M_ - m0);
-      float* pa = ctx.thread_scratch(tid);
-      pack_a(a + offsets_[2 * bi] + m0 * a_rs_, a_rs_, a_cs_, mc, K_, k->mr, pa);
+      float* scratch = ctx.thread_scratch(tid);
+      const float* pa;
+      if (shared_a_) {
+        pa = shared + bi * a_stride() + m0 * K_;
+      } else {
+        pack_a(a + offsets_[2 * bi] + m0 * a_rs_, a_rs_, a_cs_, mc, K_, MR, scratch);
+        pa = scratch;
+        scratch += round_up(t.mc * K_, 16);
+      }
       const float* pb;
       if (b_const_) {
         pb = packed_b_.get() + n0 * K_;
       } else {
-        float* buf = pa + round_up(t.mc * K_, 16);
-        pack_b(b + offsets_[2 * bi + 1] + n0 * b_cs_, b_rs_, b_cs_, K_, nc, k->nr, buf);
-        pb = buf;
+        pack_b(b + offsets_[2 * bi + 1] + n0 * b_cs_, b_rs_, b_cs_, K_, nc, k->nr, scratch);
+        pb = scratch;
       }
       float* yb = y + bi * M_ * N_ + m0 * N_ + n0;
       gemm_packed(k, mc, nc, K_, pa, pb, yb, N_);
@@ -272,13 +301,15 @@ class MatMulOp : public Op {
   }
 
  private:
+  int64_t a_stride() const { return round_up(M_, mr_) * K_; }  // floats per batch of packed A
+
   int64_t batch_, M_, N_, K_, a_rs_, a_cs_, b_rs_, b_cs_;
-  bool b_const_;
-  int bias_kind_, act_;
+  bool b_const_, shared_a_ = false;
+  int bias_kind_, act_, mr_ = 1;
   float params_[2] = {0.f, 0.f};
   std::vector<int64_t> offsets_;
   std::vector<float> bias_;
-  AlignedPtr<float> packed_b_;
+  std::shared_ptr<float> packed_b_;
   Tiling tiling_{};
 };
 
@@ -583,7 +614,7 @@ std::unique_ptr<Op> make_op(const std::string& kind, const std::vector<int>& in,
                             const std::vector<float>& f, const std::vector<Weight>& w,
                             const KernelTable* k, int threads) {
   std::unique_ptr<Op> op;
-  if (kind == "conv") op.reset(new ConvOp(v, f, w, k, threads));
+  if (kind == "conv") op = make_conv_op(v, f, w, k, threads);
   else if (kind == "matmul") op.reset(new MatMulOp(v, f, w, k, threads));
   else if (kind == "pool") op.reset(new PoolOp(v));
   else if (kind == "reduce") op.reset(new ReduceOp(v));
@@ -593,7 +624,8 @@ std::unique_ptr<Op> make_op(const std::string& kind, const std::vector<int>& in,
   else if (kind == "gather") op.reset(new GatherOp(v));
   else if (kind == "softmax") op.reset(new SoftmaxOp(v));
   else if (kind == "layernorm") op.reset(new LayerNormOp(v, f, w));
-  else throw std::invalid_argument("unknown native op '" + kind + "'");
+  else if (!(op = make_extra_op(kind, v, f, k, threads)))
+    throw std::invalid_argument("unknown native op '" + kind + "'");
   op->in = in;
   op->out = out;
   return op;

@@ -19,6 +19,7 @@ struct RunCtx {
   const KernelTable* k;
   char* scratch;
   int64_t scratch_stride;  // bytes per thread
+  char* shared = nullptr;  // one buffer all threads of an op share (Op::shared_bytes)
 
   template <class T = float>
   T* at(int id) const { return static_cast<T*>(ptr[id]); }
@@ -42,6 +43,10 @@ class Op {
   virtual void run(const RunCtx& ctx) = 0;
   // Bytes of scratch each thread needs while this op runs.
   virtual int64_t scratch_bytes() const { return 0; }
+  // Bytes of scratch shared by all threads while this op runs (e.g. operand panels packed once).
+  virtual int64_t shared_bytes() const { return 0; }
+  // What the op chose to run (e.g. a convolution's algorithm); shown by Plan.op_notes.
+  virtual const char* note() const { return ""; }
   std::vector<int> in, out;
 };
 

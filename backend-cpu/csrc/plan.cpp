@@ -64,6 +64,9 @@ void Plan::finalize(int64_t arena_bytes) {
   scratch_stride_ = (stride + 63) / 64 * 64;
   arena_ = aligned_array<char>(std::max<int64_t>(arena_bytes, 64));
   scratch_ = aligned_array<char>(std::max<int64_t>(scratch_stride_ * pool_->size(), 64));
+  int64_t shared = 0;
+  for (const auto& op : ops_) shared = std::max(shared, op->shared_bytes());
+  shared_ = aligned_array<char>(std::max<int64_t>(shared, 64));
   ptrs_.assign(tensors_.size(), nullptr);
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const auto& t = tensors_[i];
@@ -82,7 +85,7 @@ long long Plan::execute(const std::vector<const void*>& inputs, const std::vecto
   const long long before = g_allocations.load();
   for (int i = 0; i < num_inputs_; ++i) ptrs_[input_ids_[i]] = const_cast<void*>(inputs[i]);
   for (int i = 0; i < num_outputs_; ++i) ptrs_[output_ids_[i]] = outputs[i];
-  RunCtx ctx{ptrs_.data(), pool_.get(), k_, scratch_.get(), scratch_stride_};
+  RunCtx ctx{ptrs_.data(), pool_.get(), k_, scratch_.get(), scratch_stride_, shared_.get()};
   for (size_t i = 0; i < ops_.size(); ++i) {
     if (profile) {
       const auto t0 = std::chrono::steady_clock::now();

@@ -41,6 +41,11 @@ class Plan {
   int64_t scratch_bytes() const { return scratch_stride_ * pool_->size(); }
   size_t num_ops() const { return ops_.size(); }
   const std::vector<int64_t>& op_times_ns() const { return times_; }
+  std::vector<std::string> op_notes() const {
+    std::vector<std::string> notes;
+    for (const auto& op : ops_) notes.emplace_back(op->note());
+    return notes;
+  }
   int64_t nbytes(int id) const { return tensors_.at(id).nbytes; }
   int64_t input_nbytes(size_t i) const { return tensors_.at(input_ids_.at(i)).nbytes; }
   int64_t output_nbytes(size_t i) const { return tensors_.at(output_ids_.at(i)).nbytes; }
@@ -53,7 +58,7 @@ class Plan {
   std::vector<TensorSlot> tensors_;
   std::vector<AlignedPtr<char>> consts_;
   std::vector<std::unique_ptr<Op>> ops_;
-  AlignedPtr<char> arena_, scratch_;
+  AlignedPtr<char> arena_, scratch_, shared_;
   std::vector<void*> ptrs_;
   std::vector<int> input_ids_, output_ids_;
   std::vector<int64_t> times_;

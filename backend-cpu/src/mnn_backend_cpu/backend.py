@@ -3,8 +3,10 @@ one native plan (ops created once with packed weights, intermediates in one aren
 single call into C++."""
 from __future__ import annotations
 
+import itertools
 import os
 import time
+from dataclasses import replace
 from typing import Optional, Sequence
 
 import numpy as np
@@ -16,6 +18,7 @@ from mnn_core.memory import Lifetime, plan_memory
 from mnn_core.shape_inference import infer_types
 
 from .lowering import Env, LOp, Unsupported, lower
+from .tuning import Tuner, time_runs
 
 ARENA, CONST, INPUT, OUTPUT = 0, 1, 2, 3
 
@@ -41,7 +44,7 @@ class NativePlan:
     """Builds a native plan from lowered ops: aliases resolved, arena offsets from liveness."""
 
     def __init__(self, lops: list[LOp], inputs: Sequence[str], outputs: Sequence[str], env: Env,
-                 pool, isa: str) -> None:
+                 pool, isa: str, tokens: Optional[dict] = None, tuner: Optional[Tuner] = None) -> None:
         native = _native()
         self.inputs, self.outputs = list(inputs), list(outputs)
         self.out_types = [env.type(n) for n in outputs]
@@ -56,7 +59,9 @@ class NativePlan:
                 src = root.get(lop.inputs[0], lop.inputs[0])
                 root[lop.outputs[0]] = src
             else:
-                ops.append(lop)
+                if tuner is not None and lop.variants:
+                    lop = tuner.choose(lop, _signature(lop, env), lambda c: _time_lop(c, env, pool, isa))
+                ops.append(_with_token(lop, tokens))
         resolve = lambda name: root.get(name, name)
         # A graph output must be written by an op of its own: copy when it is an alias or a constant.
         for name in outputs:
@@ -109,12 +114,46 @@ class NativePlan:
         return outs
 
 
+_TOKENS = itertools.count(1)  # pack tokens are never reused within a process
+
+
+def _with_token(lop: LOp, tokens: Optional[dict]) -> LOp:
+    """Give an op that packs a weight the token of that weight (same key, same token)."""
+    if lop.pack_key is None or tokens is None:
+        return lop
+    token = tokens.setdefault(lop.pack_key, next(_TOKENS))
+    ints = list(lop.ints)
+    ints[lop.pack_slot] = token
+    return replace(lop, ints=ints)
+
+
+def _signature(lop: LOp, env: Env) -> str:
+    return ";".join(str(env.type(n)) for n in (*lop.inputs, *lop.outputs))
+
+
+def _time_lop(lop: LOp, env: Env, pool, isa: str) -> float:
+    """Seconds per run of `lop` alone in a plan of its own, on random inputs."""
+    rng = np.random.default_rng(0)
+    inputs = [n for n in dict.fromkeys(lop.inputs) if n not in env.values]
+    feeds = []
+    for name in inputs:
+        t = env.type(name)
+        if t.dtype.numpy.kind == "f":
+            feeds.append(rng.standard_normal(t.shape).astype(t.dtype.numpy))
+        else:
+            feeds.append(np.zeros(t.shape, t.dtype.numpy))
+    plan = NativePlan([lop], inputs, lop.outputs, env, pool, isa)
+    repeats = 5 if lop.cost < 1e8 else 2
+    return time_runs(lambda: plan.run(feeds), repeats)
+
+
 class CpuExecutable(Executable):
     def __init__(self, backend: "CpuBackend", subgraph: Graph, view: GraphView) -> None:
         self.backend = backend
         self.subgraph = subgraph
         self.view = view
         self.native: Optional[NativePlan] = None
+        self.pack_tokens: dict = {}  # weight layout -> token; keeps packed weights across resizes
 
     def resize(self, input_types: Sequence[TensorType]) -> None:
         graph = self.subgraph
@@ -128,7 +167,7 @@ class CpuExecutable(Executable):
         for node in graph.nodes:
             lops.extend(lower(node, env))
         self.native = NativePlan(lops, graph.inputs, graph.outputs, env, self.backend.pool,
-                                 self.backend.isa)
+                                 self.backend.isa, self.pack_tokens, self.backend.tuner)
 
     def run(self, inputs, profiler=None) -> list:
         if self.native is None:
@@ -159,6 +198,9 @@ class CpuBackend(Backend):
         self.isa = native.select_isa(config.options.get("cpu.isa", ""))
         self.pool = native.ThreadPool(self.threads)
         self._env_cache: tuple = (None, None, None)
+        self.tuner = Tuner(self.isa, self.threads)
+        # precision="low" asks for bf16 GEMM, which needs AVX512_BF16; elsewhere fp32 runs.
+        self.gemm_precision = "bf16" if config.precision == "low" and native.has_avx512_bf16() else "fp32"
 
     def env_for(self, view: GraphView, types=None) -> Env:
         """Types plus every value known at plan time (weights and folded shape computations)."""
@@ -204,7 +246,10 @@ class CpuFactory(BackendFactory):
         except Exception as error:  # missing or broken build, unknown MNN_CPU_ISA, ...
             return ProbeResult.unavailable(f"native module unusable: {type(error).__name__}: {error}")
         details = {"isa": isa, "supported_isas": ",".join(native.supported_isas()),
-                   "threads": str(default_threads())}
+                   "threads": str(default_threads()),
+                   # what precision="low" runs GEMMs in: bf16 needs AVX512_BF16
+                   "low_precision_gemm": "bf16" if native.has_avx512_bf16() else "fp32 (no AVX512_BF16)",
+                   "tuning": os.environ.get("MNN_CPU_TUNING", "fast")}
         return ProbeResult((DeviceInfo("cpu", f"cpu ({isa})", "cpu", details=details),))
 
     def create(self, device: DeviceInfo, config: BackendConfig) -> Backend:

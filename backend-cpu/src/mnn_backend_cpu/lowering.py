@@ -8,7 +8,8 @@ Native op kinds and their integer layouts are documented next to the C++ classes
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 from math import prod
 from typing import Callable, Mapping, Optional
 
@@ -34,6 +35,14 @@ class LOp:
     floats: list[float] = field(default_factory=list)
     weights: list[np.ndarray] = field(default_factory=list)
     node: Optional[Node] = None
+    # Packed-weight sharing across plans: ints[pack_slot] receives a token unique to pack_key
+    # within one executable, so re-planning for new shapes reuses the packed buffer.
+    pack_key: Optional[tuple] = None
+    pack_slot: int = -1
+    # Tuning: alternative lowerings of the same computation (name -> LOp with the same tensors),
+    # measured at plan time when the op costs at least `cost` flops worth measuring (tuning.py).
+    variants: dict = field(default_factory=dict)
+    cost: float = 0.0
 
 
 @dataclass
@@ -152,11 +161,35 @@ def lower_conv(node: Node, env: Env) -> list[LOp]:
     ints = [N, C, H, W, M, out[0], out[1], kernel[0], kernel[1], strides[0], strides[1],
             dilations[0], dilations[1], begins[0], begins[1], group, act, int(bias is not None)]
     weights = [weight.reshape(M, -1)] + ([bias.reshape(-1)] if bias is not None else [])
-    return [LOp("conv", [x], [node.outputs[0]], ints, params, weights, node)]
+    forced = os.environ.get("MNN_CPU_CONV_ALGO", "auto")
+    if forced not in CONV_ALGOS:
+        raise Unsupported(f"MNN_CPU_CONV_ALGO={forced!r} is not one of {', '.join(CONV_ALGOS)}")
+    lop = LOp("conv", [x], [node.outputs[0]], ints + [CONV_ALGOS[forced]], params, weights, node,
+              cost=2.0 * N * M * out[0] * out[1] * (C // group) * kernel[0] * kernel[1])
+    if forced == "auto":  # the tuner may measure every algorithm this geometry allows
+        for name in conv_candidates(ints):
+            lop.variants[name] = replace(lop, ints=ints + [CONV_ALGOS[name]], variants={})
+    return [lop]
+
+
+# Conv algorithms (csrc/conv.h ConvAlgo); "auto" lets the op pick by its cost model. A choice the
+# geometry does not allow falls back to "auto" in the op.
+CONV_ALGOS = {"auto": 0, "gemm": 1, "depthwise": 2, "winograd2": 3, "winograd4": 4, "winograd6": 5}
+
+
+def conv_candidates(ints: list[int]) -> list[str]:
+    """Algorithms that can run a conv op with these ints (mirrors conv_candidates in conv.cpp)."""
+    C, M, KH, KW, SH, SW, DH, DW, G = (ints[i] for i in (1, 4, 7, 8, 9, 10, 11, 12, 15))
+    names = ["gemm"]
+    if G == C == M and SH <= 2 and SW <= 2:
+        names.append("depthwise")
+    if G == 1 and (KH, KW, SH, SW, DH, DW) == (3, 3, 1, 1, 1, 1):
+        names += ["winograd2", "winograd4", "winograd6"]
+    return names
 
 
 def _matmul_lop(node, a_name, b_name, out, a_shape, b_shape, *, trans_a=False, trans_b=False,
-                b_value=None, bias=None, bias_kind=0, act=0, params=()) -> LOp:
+                b_value=None, bias=None, bias_kind=0, act=0, params=(), b_scale=1.0) -> LOp:
     """One (batched) product; A and B shapes are [..., rows, cols] before transposition."""
     batch_a, batch_b = a_shape[:-2], b_shape[:-2]
     M, K = (a_shape[-1], a_shape[-2]) if trans_a else (a_shape[-2], a_shape[-1])
@@ -189,8 +222,19 @@ def _matmul_lop(node, a_name, b_name, out, a_shape, b_shape, *, trans_a=False, t
             offsets += [sum(i * s for i, s in zip(index, sa)), sum(i * s for i, s in zip(index, sb))]
     if bias is not None:
         weights.append(np.ascontiguousarray(bias, np.float32).reshape(-1))
-    ints = [batch, M, N, K, a_rs, a_cs, b_rs, b_cs, b_const, bias_kind, act, *offsets]
-    return LOp("matmul", inputs, [out], ints, list(params), weights, node)
+    ints = [batch, M, N, K, a_rs, a_cs, b_rs, b_cs, b_const, bias_kind, act, 0, 0, *offsets]
+    lop = LOp("matmul", inputs, [out], ints, list(params), weights, node,
+              cost=2.0 * batch * M * N * K)
+    if b_const:
+        lop.pack_key, lop.pack_slot = ("matmul", b_name, b_rs, b_cs, K, N, b_scale), 11
+    # Column-tile candidates for the tuner (ints[12]: 0 = the built-in heuristic).
+    for nc in MATMUL_TILES:
+        if nc < N:
+            lop.variants[f"nc{nc}"] = replace(lop, ints=ints[:12] + [nc] + ints[13:], variants={})
+    return lop
+
+
+MATMUL_TILES = (64, 128, 256, 512)
 
 
 def _broadcast_strides(shape, target, matrix) -> list[int]:
@@ -246,7 +290,7 @@ def lower_gemm(node: Node, env: Env) -> list[LOp]:
     act, params = fused_activation(node)
     return [_matmul_lop(node, a, b, out, env.shape(a), env.shape(b), trans_a=trans_a, trans_b=trans_b,
                         b_value=None if b_value is None else np.asarray(b_value, np.float32),
-                        bias=bias, bias_kind=bias_kind, act=act, params=params)]
+                        bias=bias, bias_kind=bias_kind, act=act, params=params, b_scale=alpha)]
 
 
 def lower_pool(node: Node, env: Env) -> list[LOp]:
@@ -472,6 +516,106 @@ LOWERINGS: dict[str, Callable[[Node, Env], list[LOp]]] = {
     "Expand": lower_expand, "Gather": lower_gather, "Softmax": lower_softmax,
     "LayerNormalization": lower_layernorm,
 }
+
+
+# ---- typed elementwise (masks, indices) and attention -----------------------------------------
+TYPE_CODES = {DType.F32: 0, DType.F64: 1, DType.I32: 2, DType.I64: 3, DType.U8: 4, DType.I8: 5,
+              DType.BOOL: 6}
+COMPARE_CODES = {"Equal": 0, "Less": 1, "LessOrEqual": 2, "Greater": 3, "GreaterOrEqual": 4}
+LOGIC_CODES = {"And": 0, "Or": 1, "Xor": 2, "Not": 3}
+
+
+def _type_code(env: Env, name: str) -> int:
+    dtype = env.type(name).dtype
+    if dtype not in TYPE_CODES:
+        raise Unsupported(f"{name!r} is {dtype}; typed ops take {', '.join(d.value for d in TYPE_CODES)}")
+    return TYPE_CODES[dtype]
+
+
+def _typed_lop(node: Node, env: Env, kind: int, code: int, in_type: int, inputs) -> LOp:
+    y = node.outputs[0]
+    ys = env.shape(y)
+    strides = [_broadcast_strides(env.shape(n), ys, 1) for n in inputs]
+    shape, strides = collapse(ys, *strides)
+    ints = [kind, code, in_type, _type_code(env, y), len(inputs), len(shape), *shape]
+    for st in strides:
+        ints += st
+    return LOp("typed", list(inputs), [y], ints, node=node)
+
+
+def lower_cast(node: Node, env: Env) -> list[LOp]:
+    x = node.inputs[0]
+    return [_typed_lop(node, env, 0, 0, _type_code(env, x), [x])]
+
+
+def lower_compare(node: Node, env: Env) -> list[LOp]:
+    a, b = node.inputs
+    if env.type(a).dtype is not env.type(b).dtype:
+        raise Unsupported("comparison of different dtypes")
+    return [_typed_lop(node, env, 1, COMPARE_CODES[node.op], _type_code(env, a), [a, b])]
+
+
+def lower_logic(node: Node, env: Env) -> list[LOp]:
+    for name in node.inputs:
+        if env.type(name).dtype is not DType.BOOL:
+            raise Unsupported(f"{node.op} of {env.type(name).dtype}")
+    return [_typed_lop(node, env, 2, LOGIC_CODES[node.op], TYPE_CODES[DType.BOOL], node.inputs)]
+
+
+def lower_where(node: Node, env: Env) -> list[LOp]:
+    cond, x, y = node.inputs
+    if env.type(cond).dtype is not DType.BOOL or env.type(x).dtype is not env.type(y).dtype:
+        raise Unsupported("Where needs a bool condition and values of one dtype")
+    _type_code(env, x)
+    return [_typed_lop(node, env, 3, 0, TYPE_CODES[DType.BOOL], [cond, x, y])]
+
+
+def lower_attention(node: Node, env: Env) -> list[LOp]:
+    """4-D Q/K/V (GQA allowed), optional additive or bool mask spanning the keys, is_causal."""
+    q, k, v = node.inputs[:3]
+    mask = node.inputs[3] if len(node.inputs) > 3 and node.inputs[3] else None
+    a = node.attrs
+    if any(node.inputs[4:]) or any(node.outputs[1:]):
+        raise Unsupported("Attention with a KV cache, nonpad lengths or extra outputs")
+    if a.get("softcap") or int(a.get("left_window_size", -1)) >= 0 or int(a.get("right_window_size", -1)) >= 0:
+        raise Unsupported("Attention softcap or sliding window")
+    y = node.outputs[0]
+    env.f32(q, k, v, y)
+    qs, ks, vs = env.shape(q), env.shape(k), env.shape(v)
+    if not len(qs) == len(ks) == len(vs) == 4:
+        raise Unsupported("3-D (B, S, H*D) Attention")
+    B, Hq, Lq, D = qs
+    _, Hkv, Lkv, Dk = ks
+    if Dk != D or vs[:3] != ks[:3] or ks[0] != B or Hq % Hkv:
+        raise Unsupported(f"Attention shapes {qs} {ks} {vs}")
+    inputs, mask_kind, mstrides = [q, k, v], 0, [0, 0, 0]
+    if mask:
+        ms = env.shape(mask)
+        dtype = env.type(mask).dtype
+        if dtype not in (DType.F32, DType.BOOL) or len(ms) < 2 or ms[-1] != Lkv:
+            raise Unsupported(f"Attention mask {dtype} {ms} (want f32/bool spanning {Lkv} keys)")
+        full = _broadcast_strides(ms, (B, Hq, Lq, Lkv), 1)
+        if len(ms) == 4 and ms[1] not in (1, Hq):
+            raise Unsupported("Attention mask with a head count other than 1 or Hq")
+        inputs.append(mask)
+        mask_kind, mstrides = (1 if dtype is DType.F32 else 2), full[:3]
+    scale = a.get("scale")
+    scale = float(scale) if scale is not None else 1.0 / float(np.sqrt(D))
+    ints = [B, Hq, Hkv, Lq, Lkv, D, vs[3], int(a.get("is_causal", 0)), mask_kind, *mstrides, 0]
+    lop = LOp("attention", inputs, [y], ints, [scale], node=node,
+              cost=2.0 * B * Hq * Lq * Lkv * (D + vs[3]))
+    for block in ATTENTION_BLOCKS:  # query rows per score block, for the tuner
+        if block < Lq:
+            lop.variants[f"rows{block}"] = replace(lop, ints=ints[:-1] + [block], variants={})
+    return [lop]
+
+
+ATTENTION_BLOCKS = (12, 48, 96)
+
+LOWERINGS.update({
+    "Cast": lower_cast, **{op: lower_compare for op in COMPARE_CODES},
+    **{op: lower_logic for op in LOGIC_CODES}, "Where": lower_where, "Attention": lower_attention,
+})
 
 
 def lower(node: Node, env: Env) -> list[LOp]:

@@ -7,15 +7,18 @@ namespace mnncpu {
 
 static inline float bits_to_float(int32_t i) { float f; std::memcpy(&f, &i, 4); return f; }
 
-// exp with Cephes' polynomial after range reduction by ln 2; relative error ~1e-7.
+static inline int32_t float_to_bits(float f) { int32_t i; std::memcpy(&i, &f, 4); return i; }
+
+// exp with Cephes' polynomial after range reduction by ln 2; relative error ~1e-7. Rounding uses
+// the 1.5 * 2^23 trick (the integer lands in the low mantissa bits) and every branch is a select,
+// so loops over it vectorise (with -fno-trapping-math).
 static inline float vexp(float x) {
   const bool overflow = x > 88.72283905206835f;
-  x = x > 88.3762626647949f ? 88.3762626647949f : x;
-  x = x < -87.33654f ? -87.33654f : x;
-  float fx = x * 1.44269504088896341f;
-  fx = fx + (fx >= 0.f ? 0.5f : -0.5f);
-  int32_t n = static_cast<int32_t>(fx);  // round half away from zero
-  float fn = static_cast<float>(n);
+  x = x < 88.3762626647949f ? x : 88.3762626647949f;
+  x = x > -87.33654f ? x : -87.33654f;
+  const float t = x * 1.44269504088896341f + 12582912.f;
+  const int32_t n = float_to_bits(t) - 0x4B400000;
+  const float fn = t - 12582912.f;
   float r = x - fn * 0.693359375f - fn * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;

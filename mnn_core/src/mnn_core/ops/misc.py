@@ -378,7 +378,7 @@ def bitcast(ctx, x):
     to = _dtype_attr(ctx.attrs["to"]).numpy
     if x.dtype.kind in "OUS" or to.kind in "OUS" or x.dtype.itemsize != to.itemsize:
         raise ValueError(f"BitCast from {x.dtype} to {to}: both must be non-string and equally wide")
-    return np.ascontiguousarray(x).view(to)
+    return np.require(x, requirements="C").view(to)  # (ascontiguousarray would make 0-d 1-d)
 
 
 def _infer_det(ctx: InferContext) -> list[TensorType]:

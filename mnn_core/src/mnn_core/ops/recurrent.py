@@ -2,9 +2,10 @@
 
 The three share one driver: inputs are brought to the time-major layout, each direction runs its
 cell over the time steps, and `sequence_lens` masks steps past a batch entry's length (its state is
-held, its Y rows are zero), so a reverse direction starts at the entry's own last valid step. Gate
-pre-activations (after bias and peepholes) are clipped to [-clip, clip] when `clip` is given, as
-onnxruntime does. Cells compute in at least f32 and outputs keep the input dtype.
+held, its Y rows are zero), so a reverse direction starts at the entry's own last valid step; an
+entry of length 0 ends with zero states, as in onnxruntime. Gate pre-activations (after bias and
+peepholes) are clipped to [-clip, clip] when `clip` is given, as onnxruntime does. Cells compute in
+at least f32 and outputs keep the input dtype.
 """
 from __future__ import annotations
 
@@ -124,7 +125,7 @@ def _run(ctx, x, w, r, b, sequence_lens, initial_states: Sequence[Optional[np.nd
             state = tuple(np.where(active, n, s) for n, s in zip(new, state))
             y[t] = np.where(active, new[0], 0)
         ys.append(y)
-        finals.append(state)
+        finals.append(tuple(np.where((lens > 0)[:, None], s, 0) for s in state))
     y = np.stack(ys, axis=1)  # (seq, dirs, batch, hidden)
     states = [np.stack([f[i] for f in finals]) for i in range(len(initial_states))]
     if batchwise:

@@ -1,0 +1,22 @@
+// Convolution: one op, several algorithms (im2col/1x1 GEMM, direct depthwise, Winograd F(m,3)).
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "ops.h"
+
+namespace mnncpu {
+
+// Shared with Python (lowering.CONV_ALGOS): the 19th conv int; a choice the geometry does not
+// allow falls back to the automatic one.
+enum ConvAlgo : int {
+  CONV_AUTO = 0, CONV_GEMM = 1, CONV_DEPTHWISE = 2, CONV_WINO2 = 3, CONV_WINO4 = 4, CONV_WINO6 = 5,
+};
+
+const char* conv_algo_name(int algo);
+// Algorithms that can run this conv (ints as the conv op takes them) on ISA table k.
+std::vector<int> conv_candidates(const std::vector<int64_t>& ints, const KernelTable* k);
+std::unique_ptr<Op> make_conv_op(const std::vector<int64_t>& ints, const std::vector<float>& floats,
+                                 const std::vector<Weight>& weights, const KernelTable* k, int threads);
+
+}  // namespace mnncpu

@@ -1,0 +1,28 @@
+// ISA-specific convolution kernels (depthwise over flattened planes, Winograd tile transforms).
+// Compiled once per ISA from kernels/portable/conv_impl.h; `lanes` equals that ISA's GEMM NR, since
+// Winograd tiles fill the NR-column panels the GEMM micro-kernel reads.
+#pragma once
+#include <cstdint>
+
+namespace mnncpu {
+
+struct ConvKernels {
+  int lanes;
+  // out[i] = bias + sum_t w[t] * src[i + offs[t]] for i < n (taps 9 and 25 are unrolled).
+  void (*dw_flat)(const float* src, int64_t n, const int64_t* offs, int taps, const float* w,
+                  float bias, float* out);
+  // Input transform of `lanes` tiles of one channel: d[alpha][alpha][lanes] (gathered patches) to
+  // v[pos * vstride + lane] = (B^T d B)[pos] for pos < alpha^2. bt: alpha x alpha, row-major.
+  void (*wino_in)(int alpha, const float* d, const float* bt, float* v, int64_t vstride);
+  // Output transform of `lanes` tiles of one channel: y[pos * ystride + lane] to
+  // o[i][j][lane] = (A^T Y A)[i][j] for i, j < m. at: m x alpha, row-major.
+  void (*wino_out)(int alpha, int m, const float* y, int64_t ystride, const float* at, float* o);
+};
+
+const ConvKernels* conv_kernels_baseline();
+#ifdef MNN_X86
+const ConvKernels* conv_kernels_avx2();
+const ConvKernels* conv_kernels_avx512();
+#endif
+
+}  // namespace mnncpu

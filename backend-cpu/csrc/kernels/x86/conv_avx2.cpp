@@ -1,0 +1,8 @@
+// Convolution kernels compiled with AVX2+FMA flags; lanes match the 6x16 micro-kernel's NR.
+#define MNN_KNS avx2
+#define MNN_CONV_LANES 16
+#include "kernels/portable/conv_impl.h"
+
+namespace mnncpu {
+const ConvKernels* conv_kernels_avx2() { return &avx2::kConvKernels; }
+}

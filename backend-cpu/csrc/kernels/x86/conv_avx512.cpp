@@ -1,0 +1,8 @@
+// Convolution kernels compiled with AVX-512 flags; lanes match the 6x32 micro-kernel's NR.
+#define MNN_KNS avx512
+#define MNN_CONV_LANES 32
+#include "kernels/portable/conv_impl.h"
+
+namespace mnncpu {
+const ConvKernels* conv_kernels_avx512() { return &avx512::kConvKernels; }
+}
