@@ -17,13 +17,7 @@ OP_MODULES = ("elementwise", "activation", "reduce", "tensor", "nn", "normalizat
 def standard_ops() -> OpRegistry:
     registry = OpRegistry()
     for module_name in OP_MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{module_name}")
-        except ModuleNotFoundError as error:
-            if error.name == f"{__name__}.{module_name}":
-                continue  # op families are added module by module
-            raise
-        registry.add_set(module.OPS)
+        registry.add_set(importlib.import_module(f"{__name__}.{module_name}").OPS)
     return registry
 
 
