@@ -439,7 +439,8 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="timed runs per engine per round (default 5)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs after loading")
     parser.add_argument("--budget", type=float, default=60.0,
-                        help="seconds of rounds per model and thread count before stopping early (min 2 rounds)")
+                        help="seconds of rounds per model and thread count before stopping early "
+                             "(min 2 rounds)")
     parser.add_argument("--peers-venv", type=Path, default=DEFAULT_VENV, help=f"({DEFAULT_VENV})")
     parser.add_argument("--mnn-cache", type=Path, default=DEFAULT_CACHE,
                         help=f"MNN 3.6.1 models converted from the ONNX ones ({DEFAULT_CACHE})")
@@ -474,7 +475,8 @@ def main(argv=None) -> int:
                 folder.mkdir()
                 rows.append(bench_case(path, threads, args, folder))
     print(header(rows, args))
-    print(f"command: python benchmarks/{Path(__file__).name} {' '.join(argv if argv is not None else sys.argv[1:])}"
+    given = " ".join(argv if argv is not None else sys.argv[1:])
+    print(f"command: python benchmarks/{Path(__file__).name} {given}"
           f" ({time.perf_counter() - started:.0f} s)")
     print()
     print(markdown(rows, args.engines))

@@ -385,7 +385,7 @@ class ConvOp : public Op {
     }
     mchunks_ = ceil_div(g_.M, mc_);
     mi_ = std::min(mc_, round_up(64, MR));  // output rows per GEMM pass: Y stays in L2
-    scratch_floats_ = A2 * g_.C * tb_ + A2 * mi_ * tb_ + A2 * NR + m_ * m_ * NR + 4 * NR + 64;
+    scratch_floats_ = A2 * (g_.C * tb_ + 16) + A2 * mi_ * tb_ + A2 * NR + m_ * m_ * NR + 4 * NR + 64;
   }
 
   void run_winograd(const RunCtx& ctx) {
@@ -399,8 +399,11 @@ class ConvOp : public Op {
       const int64_t n = task / (mchunks_ * blocks_);
       const int64_t t0 = block * tb_, nt = std::min(tb_, tiles_ - t0);
       const int64_t panels = ceil_div(nt, NR), ncols = panels * NR;
+      // V[pos] holds packed B panels; the 16-float pad keeps the alpha^2 positions a tile writes
+      // from mapping to one L1 set (C * ncols floats is often a multiple of 4 KiB).
+      const int64_t vstride = g_.C * ncols + 16;
       float* V = ctx.thread_scratch(tid);
-      float* Y = V + A2 * g_.C * tb_;
+      float* Y = V + A2 * (g_.C * tb_ + 16);
       float* D = Y + A2 * mi_ * tb_;
       float* O = D + A2 * NR;
       int64_t* corner = reinterpret_cast<int64_t*>(O + m * m * NR);  // per lane: ih0, iw0
@@ -414,61 +417,32 @@ class ConvOp : public Op {
         }
         if (valid < NR) std::memset(D, 0, sizeof(float) * A2 * NR);
         for (int64_t c = 0; c < g_.C; ++c) {
-          gather(xn + c * g_.H * g_.W, corner, valid, D, A, NR);
-          ck_->wino_in(A, D, bt_.data(), V + p * g_.C * NR + c * NR, g_.C * ncols);
+          ck_->wino_gather(A, xn + c * g_.H * g_.W, g_.H, g_.W, corner, valid, D);
+          ck_->wino_in(A, D, bt_.data(), V + p * g_.C * NR + c * NR, vstride);
         }
       }
       const int64_t mlo = mchunk * mc_, mhi = std::min(g_.M, mlo + mc_);
       for (int64_t m0 = mlo; m0 < mhi; m0 += mi_) {
         const int64_t rows = std::min(mi_, mhi - m0);
+        // Y[row][pos][col]: the output transform of one channel then reads one contiguous block.
         for (int pos = 0; pos < A2; ++pos)
           gemm_packed(k, rows, ncols, g_.C, weights_.get() + pos * ustride_ + m0 * g_.C,
-                      V + pos * g_.C * ncols, Y + pos * rows * ncols, ncols);
-        for (int64_t r = 0; r < rows; ++r) {
-          float* yo = y + (n * g_.M + m0 + r) * P_;
-          const float b = bias_[m0 + r];
-          for (int64_t p = 0; p < panels; ++p) {
-            ck_->wino_out(A, m, Y + r * ncols + p * NR, rows * ncols, at_.data(), O);
-            for (int64_t e = 0; e < m * m * NR; ++e) O[e] += b;
+                      V + pos * vstride, Y + pos * ncols, A2 * ncols);
+        for (int64_t p = 0; p < panels; ++p) {
+          const int64_t valid = std::min<int64_t>(NR, nt - p * NR);
+          for (int64_t l = 0; l < valid; ++l) {  // output corners of this panel's tiles
+            const int64_t t = t0 + p * NR + l;
+            corner[2 * l] = (t / TW_) * m;
+            corner[2 * l + 1] = (t % TW_) * m;
+          }
+          for (int64_t r = 0; r < rows; ++r) {
+            ck_->wino_out(A, m, Y + r * A2 * ncols + p * NR, ncols, at_.data(), bias_[m0 + r], O);
             if (act_) k->unary(O, O, m * m * NR, act_, params_);
-            scatter(O, t0 + p * NR, std::min<int64_t>(NR, nt - p * NR), yo, NR);
+            ck_->wino_scatter(m, O, corner, valid, y + (n * g_.M + m0 + r) * P_, g_.OH, g_.OW);
           }
         }
       }
     });
-  }
-
-  // Patches of `valid` tiles into d[alpha][alpha][NR]; lane l's top-left input corner (in input
-  // coordinates, negative inside the padding) is (corner[2l], corner[2l+1]).
-  void gather(const float* xc, const int64_t* corner, int64_t valid, float* d, int A, int NR) const {
-    for (int64_t l = 0; l < valid; ++l) {
-      const int64_t ih0 = corner[2 * l], iw0 = corner[2 * l + 1];
-      if (ih0 >= 0 && iw0 >= 0 && ih0 + A <= g_.H && iw0 + A <= g_.W) {
-        const float* src = xc + ih0 * g_.W + iw0;
-        for (int a = 0; a < A; ++a, src += g_.W)
-          for (int b = 0; b < A; ++b) d[(a * A + b) * NR + l] = src[b];
-        continue;
-      }
-      for (int a = 0; a < A; ++a) {
-        const int64_t ih = ih0 + a;
-        for (int b = 0; b < A; ++b) {
-          const int64_t iw = iw0 + b;
-          d[(a * A + b) * NR + l] = ih >= 0 && ih < g_.H && iw >= 0 && iw < g_.W ? xc[ih * g_.W + iw] : 0.f;
-        }
-      }
-    }
-  }
-
-  void scatter(const float* o, int64_t t0, int64_t valid, float* yo, int NR) const {
-    const int m = m_;
-    for (int64_t l = 0; l < valid; ++l) {
-      const int64_t t = t0 + l, oh0 = (t / TW_) * m, ow0 = (t % TW_) * m;
-      const int64_t hi = std::min<int64_t>(m, g_.OH - oh0), wi = std::min<int64_t>(m, g_.OW - ow0);
-      for (int64_t i = 0; i < hi; ++i) {
-        float* dst = yo + (oh0 + i) * g_.OW + ow0;
-        for (int64_t j = 0; j < wi; ++j) dst[j] = o[(i * m + j) * NR + l];
-      }
-    }
   }
 
   ConvGeom g_;

@@ -496,10 +496,41 @@ class Program {
     f.vkDestroyDescriptorPool(dev->device, dpool, nullptr);
   }
 
-  void run() {
+  // copies: (src buffer, src offset, dst buffer, dst offset, bytes) made before the dispatches,
+  // in the same submission (inputs into the program's input slots).
+  void run(const std::vector<py::tuple>& copies) {
+    auto& f = dev->f;
+    std::vector<std::shared_ptr<Buffer>> srcs, dsts;
+    std::vector<std::tuple<uint64_t, uint64_t, uint64_t>> regions;
+    for (auto& c : copies) {
+      srcs.push_back(c[0].cast<std::shared_ptr<Buffer>>());
+      dsts.push_back(c[2].cast<std::shared_ptr<Buffer>>());
+      regions.emplace_back(c[1].cast<uint64_t>(), c[3].cast<uint64_t>(), c[4].cast<uint64_t>());
+    }
     py::gil_scoped_release nogil;
     std::lock_guard<std::mutex> g(dev->lock);
-    dev->submit_and_wait(cb);
+    if (copies.empty()) { dev->submit_and_wait(cb); return; }
+    VkCommandBuffer pre = dev->one_shot();
+    for (size_t i = 0; i < srcs.size(); ++i) {
+      VkBufferCopy r{std::get<0>(regions[i]), std::get<1>(regions[i]), std::get<2>(regions[i])};
+      if (r.srcOffset + r.size > srcs[i]->size || r.dstOffset + r.size > dsts[i]->size)
+        throw std::runtime_error("input copy out of bounds");
+      f.vkCmdCopyBuffer(pre, srcs[i]->buffer, dsts[i]->buffer, 1, &r);
+    }
+    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+    f.vkCmdPipelineBarrier(pre, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb,
+                           0, nullptr, 0, nullptr);
+    check(f.vkEndCommandBuffer(pre), "vkEndCommandBuffer");
+    VkCommandBuffer both[2] = {pre, cb};
+    VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    si.commandBufferCount = 2;
+    si.pCommandBuffers = both;
+    check(f.vkQueueSubmit(dev->queue, 1, &si, dev->fence), "vkQueueSubmit");
+    check(f.vkWaitForFences(dev->device, 1, &dev->fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
+    check(f.vkResetFences(dev->device, 1, &dev->fence), "vkResetFences");
+    f.vkFreeCommandBuffers(dev->device, dev->pool, 1, &pre);
   }
 };
 
@@ -537,7 +568,7 @@ PYBIND11_MODULE(_vk, m) {
       .def_property_readonly("pipeline_count", [](Device& d) { return d.pipelines.size(); });
   py::class_<Program, std::shared_ptr<Program>>(m, "Program")
       .def(py::init<std::shared_ptr<Device>, py::list>())
-      .def("run", &Program::run)
+      .def("run", &Program::run, py::arg("copies") = std::vector<py::tuple>{})
       .def_readonly("dispatches", &Program::dispatches)
       .def_readonly("barriers", &Program::barriers);
 }

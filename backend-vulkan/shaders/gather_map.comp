@@ -4,7 +4,7 @@
 // The data-movement workhorse (Transpose, Slice, Pad, Tile, Expand, Concat, Split, DepthToSpace,
 // constant-index Gather): for an output region of rank <= 6, each output coordinate k on axis d
 // reads the element offset table[off[d] + k] (already multiplied by the input stride); the source
-// element is the sum over axes, or `fill` when any entry is negative. Elements are `width` words;
+// element is the sum over axes, or `fill` when any entry is INT_MIN. Elements are `width` words;
 // the output is written at base + sum(k * out_stride).
 layout(std430, binding = 0) readonly buffer In { uint src[]; };
 layout(std430, binding = 1) readonly buffer Tb { int table[]; };
@@ -21,7 +21,7 @@ void main() {
     uint k = rem % p.shape[d];
     rem /= p.shape[d];
     int e = table[p.off[d] + k];
-    fill = fill || e < 0;
+    fill = fill || e == int(0x80000000u);
     from += e;
     out_at += k * p.ostride[d];
   }

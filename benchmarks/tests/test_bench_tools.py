@@ -36,7 +36,8 @@ def tiny_models(tmp_path_factory) -> Path:
              helper.make_node("GlobalAveragePool", ["r"], ["p"]),
              helper.make_node("Flatten", ["p"], ["f"]),
              helper.make_node("Gemm", ["f", "fc_w", "fc_b"], ["output"], transB=1)]
-    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 32, 32])],
+    graph = helper.make_graph(nodes, "tiny",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 32, 32])],
                               [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 10])], weights)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8

@@ -15,8 +15,17 @@ struct ConvKernels {
   // v[pos * vstride + lane] = (B^T d B)[pos] for pos < alpha^2. bt: alpha x alpha, row-major.
   void (*wino_in)(int alpha, const float* d, const float* bt, float* v, int64_t vstride);
   // Output transform of `lanes` tiles of one channel: y[pos * ystride + lane] to
-  // o[i][j][lane] = (A^T Y A)[i][j] for i, j < m. at: m x alpha, row-major.
-  void (*wino_out)(int alpha, int m, const float* y, int64_t ystride, const float* at, float* o);
+  // o[i][j][lane] = (A^T Y A)[i][j] + bias for i, j < m. at: m x alpha, row-major.
+  void (*wino_out)(int alpha, int m, const float* y, int64_t ystride, const float* at, float bias,
+                   float* o);
+  // Patches of `valid` tiles of plane x (H x W) into d[alpha][alpha][lanes]; lane l's top-left
+  // corner is (corner[2l], corner[2l+1]), negative inside the padding.
+  void (*wino_gather)(int alpha, const float* x, int64_t H, int64_t W, const int64_t* corner,
+                      int64_t valid, float* d);
+  // o[i][j][lane] to the m x m outputs of `valid` tiles of plane y (H x W), clipped at its edges;
+  // corner as for wino_gather, in output coordinates.
+  void (*wino_scatter)(int m, const float* o, const int64_t* corner, int64_t valid, float* y,
+                       int64_t H, int64_t W);
 };
 
 const ConvKernels* conv_kernels_baseline();

@@ -61,7 +61,7 @@ class NativePlan:
             else:
                 if tuner is not None and lop.variants:
                     lop = tuner.choose(lop, _signature(lop, env), lambda c: _time_lop(c, env, pool, isa))
-                ops.append(_with_token(lop, tokens))
+                ops.append(_with_token(lop, tokens, env))
         resolve = lambda name: root.get(name, name)
         # A graph output must be written by an op of its own: copy when it is an alias or a constant.
         for name in outputs:
@@ -117,11 +117,15 @@ class NativePlan:
 _TOKENS = itertools.count(1)  # pack tokens are never reused within a process
 
 
-def _with_token(lop: LOp, tokens: Optional[dict]) -> LOp:
-    """Give an op that packs a weight the token of that weight (same key, same token)."""
+def _with_token(lop: LOp, tokens: Optional[dict], env: Env) -> LOp:
+    """Give an op that packs a weight the token of that weight (same key, same token). Tensor
+    names in the key stand for their constant arrays (by identity, kept alive by `tokens`), so
+    plans for other input shapes of the same model, even in other executables, share."""
     if lop.pack_key is None or tokens is None:
         return lop
-    token = tokens.setdefault(lop.pack_key, next(_TOKENS))
+    arrays = [env.values[k] for k in lop.pack_key if isinstance(k, str) and k in env.values]
+    key = tuple(id(env.values[k]) if isinstance(k, str) and k in env.values else k for k in lop.pack_key)
+    token = tokens.setdefault(key, (next(_TOKENS), arrays))[0]
     ints = list(lop.ints)
     ints[lop.pack_slot] = token
     return replace(lop, ints=ints)
@@ -153,7 +157,6 @@ class CpuExecutable(Executable):
         self.subgraph = subgraph
         self.view = view
         self.native: Optional[NativePlan] = None
-        self.pack_tokens: dict = {}  # weight layout -> token; keeps packed weights across resizes
 
     def resize(self, input_types: Sequence[TensorType]) -> None:
         graph = self.subgraph
@@ -167,7 +170,7 @@ class CpuExecutable(Executable):
         for node in graph.nodes:
             lops.extend(lower(node, env))
         self.native = NativePlan(lops, graph.inputs, graph.outputs, env, self.backend.pool,
-                                 self.backend.isa, self.pack_tokens, self.backend.tuner)
+                                 self.backend.isa, self.backend.pack_tokens, self.backend.tuner)
 
     def run(self, inputs, profiler=None) -> list:
         if self.native is None:
@@ -199,8 +202,9 @@ class CpuBackend(Backend):
         self.pool = native.ThreadPool(self.threads)
         self._env_cache: tuple = (None, None, None)
         self.tuner = Tuner(self.isa, self.threads)
-        # precision="low" asks for bf16 GEMM, which needs AVX512_BF16; elsewhere fp32 runs.
-        self.gemm_precision = "bf16" if config.precision == "low" and native.has_avx512_bf16() else "fp32"
+        self.pack_tokens: dict = {}  # weight + layout -> token: packed weights outlive re-planning
+        # precision="low" GEMMs: fp32 on every CPU for now (see low_precision_gemm in the probe).
+        self.gemm_precision = "fp32"
 
     def env_for(self, view: GraphView, types=None) -> Env:
         """Types plus every value known at plan time (weights and folded shape computations)."""
@@ -234,6 +238,14 @@ class CpuBackend(Backend):
         self.pool = None
 
 
+def low_precision_gemm(native) -> str:
+    """What precision="low" GEMMs run in here. A bf16 path needs AVX512_BF16 and is not built yet,
+    so every CPU runs fp32 (exact); the reason is spelled out for the device details."""
+    if native.has_avx512_bf16():
+        return "fp32 (AVX512_BF16 present; bf16 kernels not built)"
+    return "fp32 (no AVX512_BF16)"
+
+
 class CpuFactory(BackendFactory):
     name = "cpu"
     priority = 100
@@ -248,7 +260,7 @@ class CpuFactory(BackendFactory):
         details = {"isa": isa, "supported_isas": ",".join(native.supported_isas()),
                    "threads": str(default_threads()),
                    # what precision="low" runs GEMMs in: bf16 needs AVX512_BF16
-                   "low_precision_gemm": "bf16" if native.has_avx512_bf16() else "fp32 (no AVX512_BF16)",
+                   "low_precision_gemm": low_precision_gemm(native),
                    "tuning": os.environ.get("MNN_CPU_TUNING", "fast")}
         return ProbeResult((DeviceInfo("cpu", f"cpu ({isa})", "cpu", details=details),))
 

@@ -76,8 +76,9 @@ class CudaAllocator(Allocator):
         return buf
 
     def to_device(self, array: np.ndarray) -> DeviceTensor:
-        array = np.ascontiguousarray(array)
-        buf = self.empty(array.dtype, array.shape)
+        shape = np.shape(array)
+        array = np.ascontiguousarray(array)  # makes 0-d arrays 1-d: keep the shape given
+        buf = self.empty(array.dtype, shape)
         if array.nbytes:
             self.native.upload(buf.ptr, array.reshape(-1).view(np.uint8))
         return buf
@@ -200,8 +201,8 @@ class CudaBackend(Backend):
     def env_for(self, view: GraphView, given: Optional[dict] = None) -> Env:
         """Types of every tensor plus every value known at plan time, for these input types."""
         given = {n: t for n, t in (given or {}).items() if view.types.get(n) != t}
-        key = (id(view.graph), frozenset(given.items()))
-        if self._env_cache[0] != key:
+        key = (view, frozenset(given.items()))  # holds the view, so identity stays meaningful
+        if self._env_cache[0] is None or self._env_cache[0][0] is not view or self._env_cache[0][1] != key[1]:
             inputs = {n: view.types[n] for n in view.graph.inputs if n in view.types}
             all_types, values = infer_types(view.graph, view.ops, {**inputs, **given})
             self._env_cache = (key, ({**all_types, **(given or view.types)}, values))
@@ -243,7 +244,7 @@ class CudaFactory(BackendFactory):
             native = native_module(self.emulated)
         except ImportError as error:
             return ProbeResult.unavailable(
-                "not built with CUDA (nvcc was not found when mnn-backend-cuda was built)"
+                "not built with CUDA (no nvcc when mnn-backend-cuda was built, or MNN_CUDA=OFF)"
                 if "_cuda" in str(error) else f"native module failed to load: {error}")
         count, error = native.device_count()
         if error:

@@ -139,6 +139,11 @@ def strided_copy(node, src: str, dst: str, elsize: int, shape, in_strides, in_of
                lambda nat, x, y: nat.copy(x, y, elsize, n, shape, ins, in_off, outs, out_off), node)
 
 
+def window_attrs(node: Node) -> dict:
+    return {"auto_pad": node.attrs.get("auto_pad", "NOTSET"), "strides": node.attrs.get("strides"),
+            "dilations": node.attrs.get("dilations"), "pads": node.attrs.get("pads")}
+
+
 # ---- per-op lowering ----------------------------------------------------------------------------
 def lower_conv(node: Node, env: Env) -> list[KOp]:
     x, w, b, y = node.inputs[0], node.inputs[1], optional(node, 2), node.outputs[0]
@@ -149,7 +154,7 @@ def lower_conv(node: Node, env: Env) -> list[KOp]:
     weight = env.value(w, "Conv weights").astype(np.float32)
     bias = env.value(b, "Conv bias").astype(np.float32).reshape(-1) if b else None
     kernel = [int(k) for k in weight.shape[2:]]
-    begins, _, out = _geometry(node.attrs, xs[2:], kernel)
+    begins, _, out = _geometry(window_attrs(node), xs[2:], kernel)
     strides = [int(s) for s in node.attrs.get("strides") or [1] * len(kernel)]
     dilations = [int(d) for d in node.attrs.get("dilations") or [1] * len(kernel)]
     if len(kernel) == 1:  # 1-D: a 2-D convolution over a height of 1
@@ -243,7 +248,7 @@ def lower_pool(node: Node, env: Env) -> list[KOp]:
     if len(xs) != 4:
         raise Unsupported("only 2-D pooling")
     kernel = [int(k) for k in node.attrs["kernel_shape"]]
-    begins, ends, out = _geometry(node.attrs, xs[2:], kernel, bool(node.attrs.get("ceil_mode", 0)))
+    begins, ends, out = _geometry(window_attrs(node), xs[2:], kernel, bool(node.attrs.get("ceil_mode", 0)))
     if tuple(ys[2:]) != tuple(out):
         raise Unsupported("output shape disagrees with the pool geometry")
     strides = [int(s) for s in node.attrs.get("strides") or [1, 1]]

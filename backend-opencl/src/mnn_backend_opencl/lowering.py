@@ -200,7 +200,7 @@ def lower_clip(node: Node, env: Env) -> list:
 def lower_binary(node: Node, env: Env) -> list:
     inputs = [n for n in node.inputs]
     y = node.outputs[0]
-    if node.op in ("Sum", "Mean", "Max", "Min") and len(inputs) != 2:
+    if node.op in ("Sum", "Mean") or (node.op in ("Max", "Min") and len(inputs) != 2):
         return lower_variadic(node, env)
     if len(inputs) != 2 or not all(inputs):
         raise Unsupported(f"{node.op} with {len(inputs)} inputs")
@@ -324,11 +324,12 @@ def fill_bits(value: float, name: str, env: Env) -> int:
     return int(np.array([value]).astype(dt.numpy).view({1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.int64}[dt.itemsize])[0])
 
 
-def gather_map(x, y, mapping: np.ndarray, env: Env, node, fill: int = 0, mode: int = 0) -> Launch:
+def gather_map(x, y, mapping: np.ndarray, env: Env, node, fill: int = 0, mode: int = 0,
+               itemsize: Optional[int] = None) -> Launch:
     n = int(mapping.size)
     if n >= 2**31 - 1:
         raise Unsupported("tensor too large for an index map")
-    return Launch(f"gather_map_{env.itemsize(y)}", [T(x), T(y), meta(mapping), ("i", n), ("l", fill), ("i", mode)],
+    return Launch(f"gather_map_{itemsize or env.itemsize(y)}", [T(x), T(y), meta(mapping), ("i", n), ("l", fill), ("i", mode)],
                   (n,), node)
 
 
@@ -559,7 +560,7 @@ def _to_reduce_view(node, env, x, xs, axes, lops):
     perm = keep + axes
     tmp = f"{node.outputs[0]}::perm"
     mapping = np.arange(prod(xs)).reshape(xs).transpose(perm).reshape(-1)
-    lop = gather_map(x, tmp, mapping, env, node)
+    lop = gather_map(x, tmp, mapping, env, node, itemsize=env.itemsize(x))
     lop.temps = {tmp: (tuple(xs[p] for p in perm), env.dtype(x))}
     lops.append(lop)
     return tmp, prod(xs[i] for i in keep), prod(xs[i] for i in axes), 1
@@ -611,7 +612,7 @@ def _norm_launch(node, env, x, scale, bias, rows, n, R, Q, S, eps, rms=False, st
     mean_out = stats[0] if len(stats) > 0 and stats[0] else None
     istd_out = stats[1] if len(stats) > 1 and stats[1] else None
     flags = (1 if scale else 0) | (2 if bias else 0) | (4 if mean_out else 0) | (8 if istd_out else 0) | (16 if rms else 0)
-    return Launch("normalize", [T(x), T(scale or x), T(bias or x), T(y), T(mean_out or y), T(istd_out or y),
+    return Launch("norm_rows", [T(x), T(scale or x), T(bias or x), T(y), T(mean_out or y), T(istd_out or y),
                                 ("i", rows), ("i", n), ("i", R), ("i", Q), ("i", S), ("f", eps), ("i", flags)],
                   (rows,), node)
 

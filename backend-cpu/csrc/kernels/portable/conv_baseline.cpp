@@ -1,6 +1,7 @@
 // Convolution kernels for the target's baseline ISA; lanes match the portable GEMM's NR (8).
 #define MNN_KNS baseline
 #define MNN_CONV_LANES 8
+#define MNN_CONV_VEC 4
 #include "kernels/portable/conv_impl.h"
 
 namespace mnncpu {

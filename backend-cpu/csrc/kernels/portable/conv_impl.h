@@ -44,60 +44,66 @@ static void dw_flat(const float* src, int64_t n, const int64_t* offs, int taps, 
   }
 }
 
+// One native vector (MNN_CONV_VEC floats: 4 SSE/NEON, 8 AVX2, 16 AVX-512), GCC vector extension.
+// Explicit vectors because auto-vectorisation of the transforms below came out as scalar code
+// plus shuffles; lanes are processed one native vector at a time.
+constexpr int kVec = MNN_CONV_VEC;
+typedef float vec __attribute__((vector_size(kVec * 4)));
+
+static inline vec vload(const float* p) { vec v; __builtin_memcpy(&v, p, sizeof v); return v; }
+static inline void vstore(float* p, vec v) { __builtin_memcpy(p, &v, sizeof v); }
+
 // Rows of the (sparse, small-integer) transform matrices: zero coefficients are skipped, so the
 // same code serves every tile size at close to hand-written operation counts.
 template <int A>
 static void wino_in_t(const float* d, const float* bt, float* v, int64_t vstride) {
-  alignas(64) float t[A][A][kLanes];  // B^T d
-  for (int i = 0; i < A; ++i)
-    for (int j = 0; j < A; ++j) {
-      float acc[kLanes] = {};
-      for (int k = 0; k < A; ++k) {
-        const float b = bt[i * A + k];
-        if (b == 0.f) continue;
-        const float* src = d + (k * A + j) * kLanes;
-        for (int l = 0; l < kLanes; ++l) acc[l] += b * src[l];
+  for (int h = 0; h < kLanes; h += kVec) {
+    vec t[A][A];  // B^T d
+    for (int i = 0; i < A; ++i)
+      for (int j = 0; j < A; ++j) {
+        vec acc = {};
+        for (int k = 0; k < A; ++k) {
+          const float b = bt[i * A + k];
+          if (b != 0.f) acc += b * vload(d + (k * A + j) * kLanes + h);
+        }
+        t[i][j] = acc;
       }
-      for (int l = 0; l < kLanes; ++l) t[i][j][l] = acc[l];
-    }
-  for (int i = 0; i < A; ++i)
-    for (int j = 0; j < A; ++j) {
-      float acc[kLanes] = {};
-      for (int k = 0; k < A; ++k) {
-        const float b = bt[j * A + k];
-        if (b == 0.f) continue;
-        for (int l = 0; l < kLanes; ++l) acc[l] += b * t[i][k][l];
+    for (int i = 0; i < A; ++i)
+      for (int j = 0; j < A; ++j) {
+        vec acc = {};
+        for (int k = 0; k < A; ++k) {
+          const float b = bt[j * A + k];
+          if (b != 0.f) acc += b * t[i][k];
+        }
+        vstore(v + (i * A + j) * vstride + h, acc);
       }
-      float* dst = v + (i * A + j) * vstride;
-      for (int l = 0; l < kLanes; ++l) dst[l] = acc[l];
-    }
+  }
 }
 
 template <int A>
-static void wino_out_t(int m, const float* y, int64_t ystride, const float* at, float* o) {
-  alignas(64) float s[A][A][kLanes];  // A^T Y, first m rows used
-  for (int i = 0; i < m; ++i)
-    for (int q = 0; q < A; ++q) {
-      float acc[kLanes] = {};
-      for (int p = 0; p < A; ++p) {
-        const float a = at[i * A + p];
-        if (a == 0.f) continue;
-        const float* src = y + (p * A + q) * ystride;
-        for (int l = 0; l < kLanes; ++l) acc[l] += a * src[l];
-      }
-      for (int l = 0; l < kLanes; ++l) s[i][q][l] = acc[l];
-    }
-  for (int i = 0; i < m; ++i)
-    for (int j = 0; j < m; ++j) {
-      float acc[kLanes] = {};
+static void wino_out_t(int m, const float* y, int64_t ystride, const float* at, float bias, float* o) {
+  for (int h = 0; h < kLanes; h += kVec) {
+    vec s[A][A];  // A^T Y, first m rows used
+    for (int i = 0; i < m; ++i)
       for (int q = 0; q < A; ++q) {
-        const float a = at[j * A + q];
-        if (a == 0.f) continue;
-        for (int l = 0; l < kLanes; ++l) acc[l] += a * s[i][q][l];
+        vec acc = {};
+        for (int p = 0; p < A; ++p) {
+          const float a = at[i * A + p];
+          if (a != 0.f) acc += a * vload(y + (p * A + q) * ystride + h);
+        }
+        s[i][q] = acc;
       }
-      float* dst = o + (i * m + j) * kLanes;
-      for (int l = 0; l < kLanes; ++l) dst[l] = acc[l];
-    }
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < m; ++j) {
+        vec acc = {};
+        acc += bias;
+        for (int q = 0; q < A; ++q) {
+          const float a = at[j * A + q];
+          if (a != 0.f) acc += a * s[i][q];
+        }
+        vstore(o + (i * m + j) * kLanes + h, acc);
+      }
+  }
 }
 
 static void wino_in(int alpha, const float* d, const float* bt, float* v, int64_t vstride) {
@@ -108,15 +114,75 @@ static void wino_in(int alpha, const float* d, const float* bt, float* v, int64_
   }
 }
 
-static void wino_out(int alpha, int m, const float* y, int64_t ystride, const float* at, float* o) {
+static void wino_out(int alpha, int m, const float* y, int64_t ystride, const float* at, float bias,
+                     float* o) {
   switch (alpha) {
-    case 4: return wino_out_t<4>(m, y, ystride, at, o);
-    case 6: return wino_out_t<6>(m, y, ystride, at, o);
-    default: return wino_out_t<8>(m, y, ystride, at, o);
+    case 4: return wino_out_t<4>(m, y, ystride, at, bias, o);
+    case 6: return wino_out_t<6>(m, y, ystride, at, bias, o);
+    default: return wino_out_t<8>(m, y, ystride, at, bias, o);
   }
 }
 
-static const ConvKernels kConvKernels = {kLanes, dw_flat, wino_in, wino_out};
+// Fixed patch sizes: the copies unroll into straight loads and stores (this transposition into
+// lanes is the part of Winograd that does not vectorise).
+template <int A>
+static void wino_gather_t(const float* x, int64_t H, int64_t W, const int64_t* corner, int64_t valid,
+                          float* d) {
+  for (int64_t l = 0; l < valid; ++l) {
+    const int64_t ih0 = corner[2 * l], iw0 = corner[2 * l + 1];
+    if (ih0 >= 0 && iw0 >= 0 && ih0 + A <= H && iw0 + A <= W) {
+      const float* src = x + ih0 * W + iw0;
+      for (int a = 0; a < A; ++a, src += W)
+        for (int b = 0; b < A; ++b) d[(a * A + b) * kLanes + l] = src[b];
+      continue;
+    }
+    for (int a = 0; a < A; ++a) {
+      const int64_t ih = ih0 + a;
+      const bool row = ih >= 0 && ih < H;
+      for (int b = 0; b < A; ++b) {
+        const int64_t iw = iw0 + b;
+        d[(a * A + b) * kLanes + l] = row && iw >= 0 && iw < W ? x[ih * W + iw] : 0.f;
+      }
+    }
+  }
+}
+
+static void wino_gather(int alpha, const float* x, int64_t H, int64_t W, const int64_t* corner,
+                        int64_t valid, float* d) {
+  switch (alpha) {
+    case 4: return wino_gather_t<4>(x, H, W, corner, valid, d);
+    case 6: return wino_gather_t<6>(x, H, W, corner, valid, d);
+    default: return wino_gather_t<8>(x, H, W, corner, valid, d);
+  }
+}
+
+template <int M>
+static void wino_scatter_t(const float* o, const int64_t* corner, int64_t valid, float* y, int64_t H,
+                           int64_t W) {
+  for (int64_t l = 0; l < valid; ++l) {
+    const int64_t oh0 = corner[2 * l], ow0 = corner[2 * l + 1];
+    float* dst = y + oh0 * W + ow0;
+    if (oh0 + M <= H && ow0 + M <= W) {
+      for (int i = 0; i < M; ++i, dst += W)
+        for (int j = 0; j < M; ++j) dst[j] = o[(i * M + j) * kLanes + l];
+      continue;
+    }
+    const int64_t hi = H - oh0 < M ? H - oh0 : M, wi = W - ow0 < M ? W - ow0 : M;
+    for (int64_t i = 0; i < hi; ++i, dst += W)
+      for (int64_t j = 0; j < wi; ++j) dst[j] = o[(i * M + j) * kLanes + l];
+  }
+}
+
+static void wino_scatter(int m, const float* o, const int64_t* corner, int64_t valid, float* y,
+                         int64_t H, int64_t W) {
+  switch (m) {
+    case 2: return wino_scatter_t<2>(o, corner, valid, y, H, W);
+    case 4: return wino_scatter_t<4>(o, corner, valid, y, H, W);
+    default: return wino_scatter_t<6>(o, corner, valid, y, H, W);
+  }
+}
+
+static const ConvKernels kConvKernels = {kLanes, dw_flat, wino_in, wino_out, wino_gather, wino_scatter};
 
 }  // namespace MNN_KNS
 }  // namespace mnncpu

@@ -274,24 +274,50 @@ static void pool2d(const float* in, int64_t H, int64_t W, float* out, int64_t OH
   }
 }
 
-static void softmax(const float* x, float* y, int64_t n) {
-  float m = x[0];
-  for (int64_t i = 1; i < n; ++i) m = x[i] > m ? x[i] : m;
+// Reductions over 16 independent partial results: without -ffast-math a single float
+// accumulator is a serial chain, while 16 lanes vectorise (and the order is fixed, so results
+// do not depend on the ISA's vector width beyond the final sum).
+template <class F>
+static inline float sum_of(int64_t n, F&& f) {
+  float acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; ++l) acc[l] += f(i + l);
   float s = 0.f;
-  for (int64_t i = 0; i < n; ++i) { y[i] = vexp(x[i] - m); s += y[i]; }
-  const float inv = 1.f / s;
+  for (; i < n; ++i) s += f(i);
+  for (int l = 0; l < 16; ++l) s += acc[l];
+  return s;
+}
+
+static inline float max_of(const float* x, int64_t n) {
+  float acc[16];
+  for (int l = 0; l < 16; ++l) acc[l] = x[0];
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; ++l) acc[l] = acc[l] > x[i + l] ? acc[l] : x[i + l];
+  float m = x[0];
+  for (; i < n; ++i) m = m > x[i] ? m : x[i];
+  for (int l = 0; l < 16; ++l) m = m > acc[l] ? m : acc[l];
+  return m;
+}
+
+static void softmax(const float* x, float* y, int64_t n) {
+  const float m = max_of(x, n);
+  for (int64_t i = 0; i < n; ++i) y[i] = vexp(x[i] - m);
+  const float inv = 1.f / sum_of(n, [y](int64_t i) { return y[i]; });
   for (int64_t i = 0; i < n; ++i) y[i] *= inv;
 }
 
 static void layernorm(const float* x, float* y, int64_t n, const float* scale, const float* bias,
                       float eps) {
-  float mean = 0.f;
-  for (int64_t i = 0; i < n; ++i) mean += x[i];
-  mean /= static_cast<float>(n);
-  float var = 0.f;
-  for (int64_t i = 0; i < n; ++i) { float d = x[i] - mean; var += d * d; }
-  var /= static_cast<float>(n);
+  const float mean = sum_of(n, [x](int64_t i) { return x[i]; }) / static_cast<float>(n);
+  const float var = sum_of(n, [x, mean](int64_t i) { const float d = x[i] - mean; return d * d; }) /
+                    static_cast<float>(n);
   const float inv = 1.f / std::sqrt(var + eps);
+  if (scale && bias) {
+    for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mean) * inv * scale[i] + bias[i];
+    return;
+  }
   for (int64_t i = 0; i < n; ++i) {
     float v = (x[i] - mean) * inv;
     if (scale) v *= scale[i];

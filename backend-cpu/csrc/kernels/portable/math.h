@@ -14,8 +14,8 @@ static inline int32_t float_to_bits(float f) { int32_t i; std::memcpy(&i, &f, 4)
 // so loops over it vectorise (with -fno-trapping-math).
 static inline float vexp(float x) {
   const bool overflow = x > 88.72283905206835f;
-  x = x < 88.3762626647949f ? x : 88.3762626647949f;
-  x = x > -87.33654f ? x : -87.33654f;
+  x = x > 88.3762626647949f ? 88.3762626647949f : x;  // these forms keep NaN a NaN
+  x = x < -87.33654f ? -87.33654f : x;
   const float t = x * 1.44269504088896341f + 12582912.f;
   const int32_t n = float_to_bits(t) - 0x4B400000;
   const float fn = t - 12582912.f;

@@ -1,6 +1,7 @@
 // Convolution kernels compiled with AVX2+FMA flags; lanes match the 6x16 micro-kernel's NR.
 #define MNN_KNS avx2
 #define MNN_CONV_LANES 16
+#define MNN_CONV_VEC 8
 #include "kernels/portable/conv_impl.h"
 
 namespace mnncpu {

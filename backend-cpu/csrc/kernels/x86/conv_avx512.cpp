@@ -1,6 +1,7 @@
 // Convolution kernels compiled with AVX-512 flags; lanes match the 6x32 micro-kernel's NR.
 #define MNN_KNS avx512
 #define MNN_CONV_LANES 32
+#define MNN_CONV_VEC 16
 #include "kernels/portable/conv_impl.h"
 
 namespace mnncpu {

@@ -96,7 +96,7 @@ kernel void matmul(TIN(a), TIN(b), TIN(c), TOUT(y), META, float alpha, float bet
 }
 
 // N-D pooling over up to 3 spatial dims (missing dims have size 1).
-// meta: NC, I[3], O[3], K[3], S[3], D[3], PB[3], PE[3], is_max, count_include_pad
+// meta: NC, I[3], O[3], K[3], S[3], D[3], pad begins[3], pad ends[3], is_max, count_include_pad
 // global: (prod(O), NC)
 kernel void pool(TIN(x), TOUT(y), META) {
   SETUP_META;
@@ -104,19 +104,20 @@ kernel void pool(TIN(x), TOUT(y), META) {
   int I0 = meta[1], I1 = meta[2], I2 = meta[3], O0 = meta[4], O1 = meta[5], O2 = meta[6];
   if (s >= O0 * O1 * O2) return;
   int o2 = s % O2, o1 = (s / O2) % O1, o0 = s / (O1 * O2);
-  int is_max = meta[25], include_pad = meta[26];
+  int is_max = meta[22], include_pad = meta[23];
+  int PB0 = meta[16], PB1 = meta[17], PB2 = meta[18], PE0 = meta[19], PE1 = meta[20], PE2 = meta[21];
   float acc = is_max ? -INFINITY : 0.0f;
   int count = 0, padded = 0;
   int xb = x_o + nc * I0 * I1 * I2;
   for (int k0 = 0; k0 < meta[7]; ++k0) {
-    int i0 = o0 * meta[10] - meta[19] + k0 * meta[13];
-    if (i0 < -meta[19] || i0 >= I0 + meta[22]) continue;
+    int i0 = o0 * meta[10] - PB0 + k0 * meta[13];
+    if (i0 < -PB0 || i0 >= I0 + PE0) continue;
     for (int k1 = 0; k1 < meta[8]; ++k1) {
-      int i1 = o1 * meta[11] - meta[20] + k1 * meta[14];
-      if (i1 < -meta[20] || i1 >= I1 + meta[23]) continue;
+      int i1 = o1 * meta[11] - PB1 + k1 * meta[14];
+      if (i1 < -PB1 || i1 >= I1 + PE1) continue;
       for (int k2 = 0; k2 < meta[9]; ++k2) {
-        int i2 = o2 * meta[12] - meta[21] + k2 * meta[15];
-        if (i2 < -meta[21] || i2 >= I2 + meta[24]) continue;
+        int i2 = o2 * meta[12] - PB2 + k2 * meta[15];
+        if (i2 < -PB2 || i2 >= I2 + PE2) continue;
         ++padded;  // inside the padded extent: counts for count_include_pad
         if (i0 < 0 || i0 >= I0 || i1 < 0 || i1 >= I1 || i2 < 0 || i2 >= I2) continue;
         float v = LD(x, xb + (i0 * I1 + i1) * I2 + i2);

@@ -63,7 +63,7 @@ kernel void softmax(TIN(x), TOUT(y), int outer, int n, int inner, int log_softma
 // scale/bias element of (row, i) at (row % R) * Q + i / S: LayerNorm (R=1,Q=0,S=1),
 // InstanceNorm (R=C,Q=1,S=n), GroupNorm (R=G,Q=C/G,S=spatial). rms=1 skips the mean.
 // flags: 1 has scale, 2 has bias, 4 writes mean, 8 writes inv_std, 16 rms.
-kernel void normalize(TIN(x), TIN(scale), TIN(bias), TOUT(y), TOUT(mean_out), TOUT(istd_out),
+kernel void norm_rows(TIN(x), TIN(scale), TIN(bias), TOUT(y), TOUT(mean_out), TOUT(istd_out),
                       int rows, int n, int R, int Q, int S, float eps, int flags) {
   int row = get_global_id(0);
   if (row >= rows) return;
