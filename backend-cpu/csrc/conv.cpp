@@ -292,7 +292,8 @@ class ConvOp : public Op {
         offs_.push_back((ph * g_.SW + pw) * phase_ + (kh * g_.DH / g_.SH) * Wq_ + kw * g_.DW / g_.SW);
       }
     rows_ = std::max<int64_t>(1, std::min(g_.OH, ceil_div(1024, Wq_)));  // ~4 KiB of flat output
-    scratch_floats_ = g_.SH * g_.SW * phase_ + rows_ * Wq_ + 16;
+    // dw_flat works in whole vectors: up to 16 junk outputs, and reads as far past the planes.
+    scratch_floats_ = round_up(g_.SH * g_.SW * phase_ + 32, 16) + round_up(rows_ * Wq_, 16) + 32;
   }
 
   void run_depthwise(const RunCtx& ctx) {
@@ -304,38 +305,53 @@ class ConvOp : public Op {
       const int64_t c = t % g_.C;
       const float* xc = x + t * g_.H * g_.W;
       float* planes = ctx.thread_scratch(tid);
-      float* flat = planes + g_.SH * g_.SW * phase_;
+      float* flat = planes + round_up(g_.SH * g_.SW * phase_ + 32, 16);
       fill_phases(xc, planes);
       float* yc = y + t * P_;
       for (int64_t oh0 = 0; oh0 < g_.OH; oh0 += rows_) {
         const int64_t rows = std::min(rows_, g_.OH - oh0);
         ck_->dw_flat(planes + oh0 * Wq_, rows * Wq_, offs_.data(), taps, weights_.get() + c * Kg_,
                      bias_[c], flat);
+        if (act_) k->unary(flat, flat, rows * Wq_, act_, params_);
         for (int64_t r = 0; r < rows; ++r)
-          k->unary(flat + r * Wq_, yc + (oh0 + r) * g_.OW, g_.OW, act_, params_);
+          std::memcpy(yc + (oh0 + r) * g_.OW, flat + r * Wq_, sizeof(float) * g_.OW);
       }
     });
   }
 
   void fill_phases(const float* xc, float* planes) const {
+    // Columns j of phase b whose input column j*SW + b - PL lies inside the row: [jlo[b], jhi[b]).
+    int64_t jlo[2], jhi[2];
+    for (int64_t b = 0; b < g_.SW; ++b) {
+      const int64_t c0 = b - g_.PL;
+      jlo[b] = std::min(Wq_, c0 >= 0 ? 0 : ceil_div(-c0, g_.SW));
+      jhi[b] = std::max(jlo[b], std::min(Wq_, g_.W - c0 <= 0 ? 0 : ceil_div(g_.W - c0, g_.SW)));
+    }
     for (int64_t a = 0; a < g_.SH; ++a)
-      for (int64_t b = 0; b < g_.SW; ++b) {
-        float* dst = planes + (a * g_.SW + b) * phase_;
-        // Columns j whose input column j*SW + b - PL lies inside the row: [jlo, jhi).
-        const int64_t c0 = b - g_.PL;
-        const int64_t jlo = std::min(Wq_, c0 >= 0 ? 0 : ceil_div(-c0, g_.SW));
-        const int64_t jhi = std::max(jlo, std::min(Wq_, g_.W - c0 <= 0 ? 0 : ceil_div(g_.W - c0, g_.SW)));
-        for (int64_t i = 0; i <= Hq_; ++i, dst += Wq_) {
-          const int64_t ih = i * g_.SH + a - g_.PT;
-          if (i == Hq_ || ih < 0 || ih >= g_.H) {
+      for (int64_t i = 0; i <= Hq_; ++i) {
+        const int64_t ih = i * g_.SH + a - g_.PT;
+        const bool inside = i < Hq_ && ih >= 0 && ih < g_.H;
+        const float* row = xc + ih * g_.W;
+        for (int64_t b = 0; b < g_.SW; ++b) {
+          float* dst = planes + (a * g_.SW + b) * phase_ + i * Wq_;
+          if (!inside) {
             std::memset(dst, 0, sizeof(float) * Wq_);
             continue;
           }
-          const float* src = xc + ih * g_.W + c0;
-          for (int64_t j = 0; j < jlo; ++j) dst[j] = 0.f;
-          if (g_.SW == 1) std::memcpy(dst + jlo, src + jlo, sizeof(float) * (jhi - jlo));
-          else for (int64_t j = jlo; j < jhi; ++j) dst[j] = src[j * g_.SW];
-          for (int64_t j = jhi; j < Wq_; ++j) dst[j] = 0.f;
+          for (int64_t j = 0; j < jlo[b]; ++j) dst[j] = 0.f;
+          for (int64_t j = jhi[b]; j < Wq_; ++j) dst[j] = 0.f;
+          if (g_.SW == 1) std::memcpy(dst + jlo[b], row + jlo[b] - g_.PL, sizeof(float) * (jhi[b] - jlo[b]));
+        }
+        if (inside && g_.SW == 2) {  // both column phases at once, vectorised, over their common span
+          const int64_t lo = std::max(jlo[0], jlo[1]), hi = std::min(jhi[0], jhi[1]);
+          float* even = planes + (a * 2) * phase_ + i * Wq_;
+          float* odd = even + phase_;
+          if (hi > lo) ck_->deinterleave(row + 2 * lo - g_.PL, hi - lo, even + lo, odd + lo);
+          for (int64_t b = 0; b < 2; ++b) {  // the few columns outside the common span
+            float* dst = b ? odd : even;
+            for (int64_t j = jlo[b]; j < std::min(jhi[b], lo); ++j) dst[j] = row[2 * j + b - g_.PL];
+            for (int64_t j = std::max(jlo[b], hi); j < jhi[b]; ++j) dst[j] = row[2 * j + b - g_.PL];
+          }
         }
       }
   }

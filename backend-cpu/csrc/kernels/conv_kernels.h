@@ -8,9 +8,13 @@ namespace mnncpu {
 
 struct ConvKernels {
   int lanes;
-  // out[i] = bias + sum_t w[t] * src[i + offs[t]] for i < n (taps 9 and 25 are unrolled).
+  int vec;  // floats per native vector
+  // out[i] = bias + sum_t w[t] * src[i + offs[t]] for i < round_up(n, vec) (taps 9 and 25 are
+  // unrolled): callers leave room for the extra outputs and reads.
   void (*dw_flat)(const float* src, int64_t n, const int64_t* offs, int taps, const float* w,
                   float bias, float* out);
+  // even[j] = src[2j], odd[j] = src[2j + 1] for j < n.
+  void (*deinterleave)(const float* src, int64_t n, float* even, float* odd);
   // Input transform of `lanes` tiles of one channel: d[alpha][alpha][lanes] (gathered patches) to
   // v[pos * vstride + lane] = (B^T d B)[pos] for pos < alpha^2. bt: alpha x alpha, row-major.
   void (*wino_in)(int alpha, const float* d, const float* bt, float* v, int64_t vstride);

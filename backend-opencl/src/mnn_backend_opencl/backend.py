@@ -129,7 +129,9 @@ class NativePlan:
                     if name.endswith("::value"):
                         name_value = env.values[name[:-len("::value")]]
                         consts[name] = (np.asarray(name_value), "c")
-                    elif name in env.values and name not in slots and name not in self.inputs:
+                    elif name in consts:
+                        pass
+                    elif name in env.values and name not in self.inputs and name not in self.outputs:
                         consts[name] = (np.asarray(env.values[name]), "c")
                     elif name not in self.inputs and name not in self.outputs:
                         first.setdefault(name, step)

@@ -9,21 +9,30 @@ namespace MNN_KNS {
 
 constexpr int kLanes = MNN_CONV_LANES;
 
-// Fixed tap count: the taps' weights and row pointers stay in registers, one store per output.
+// One native vector (MNN_CONV_VEC floats: 4 SSE/NEON, 8 AVX2, 16 AVX-512), GCC vector extension.
+// Explicit vectors because auto-vectorisation of the transforms below came out as scalar code
+// plus shuffles; lanes are processed one native vector at a time.
+constexpr int kVec = MNN_CONV_VEC;
+typedef float vec __attribute__((vector_size(kVec * 4)));
+
+static inline vec vload(const float* p) { vec v; __builtin_memcpy(&v, p, sizeof v); return v; }
+static inline void vstore(float* p, vec v) { __builtin_memcpy(p, &v, sizeof v); }
+
+// Fixed tap count: weights broadcast once, one store per output vector. n is rounded up to whole
+// vectors (callers leave room: the outputs past n are junk, the reads past the plane are padding).
 template <int T>
 static void dw_taps(const float* src, int64_t n, const int64_t* offs, const float* w, float bias,
-                    float* __restrict out) {
+                    float* out) {
   const float* s[T];
-  float wk[T];
+  vec wk[T];
   for (int t = 0; t < T; ++t) {
     s[t] = src + offs[t];
-    wk[t] = w[t];
+    wk[t] = vec{} + w[t];
   }
-#pragma GCC ivdep
-  for (int64_t i = 0; i < n; ++i) {
-    float acc = bias;
-    for (int t = 0; t < T; ++t) acc += wk[t] * s[t][i];
-    out[i] = acc;
+  for (int64_t i = 0; i < n; i += kVec) {
+    vec acc = vec{} + bias;
+    for (int t = 0; t < T; ++t) acc += wk[t] * vload(s[t] + i);
+    vstore(out + i, acc);
   }
 }
 
@@ -35,23 +44,27 @@ static void dw_flat(const float* src, int64_t n, const int64_t* offs, int taps, 
     case 4: return dw_taps<4>(src, n, offs, w, bias, out);
     default: break;
   }
-  for (int64_t i = 0; i < n; ++i) out[i] = bias;
+  for (int64_t i = 0; i < n; i += kVec) vstore(out + i, vec{} + bias);
   for (int t = 0; t < taps; ++t) {  // any other kernel: tap by tap over the (L1-sized) block
-    const float wt = w[t];
+    const vec wt = vec{} + w[t];
     const float* s = src + offs[t];
-#pragma GCC ivdep
-    for (int64_t i = 0; i < n; ++i) out[i] += wt * s[i];
+    for (int64_t i = 0; i < n; i += kVec) vstore(out + i, vload(out + i) + wt * vload(s + i));
   }
 }
 
-// One native vector (MNN_CONV_VEC floats: 4 SSE/NEON, 8 AVX2, 16 AVX-512), GCC vector extension.
-// Explicit vectors because auto-vectorisation of the transforms below came out as scalar code
-// plus shuffles; lanes are processed one native vector at a time.
-constexpr int kVec = MNN_CONV_VEC;
-typedef float vec __attribute__((vector_size(kVec * 4)));
-
-static inline vec vload(const float* p) { vec v; __builtin_memcpy(&v, p, sizeof v); return v; }
-static inline void vstore(float* p, vec v) { __builtin_memcpy(p, &v, sizeof v); }
+// even[j] = src[2j], odd[j] = src[2j + 1] for j < n: the column phases of a stride-2 row.
+static void deinterleave(const float* src, int64_t n, float* even, float* odd) {
+  typedef int32_t ivec __attribute__((vector_size(kVec * 4)));
+  ivec ev, od;
+  for (int i = 0; i < kVec; ++i) ev[i] = 2 * i, od[i] = 2 * i + 1;
+  int64_t j = 0;
+  for (; j + kVec <= n; j += kVec) {
+    const vec a = vload(src + 2 * j), b = vload(src + 2 * j + kVec);
+    vstore(even + j, __builtin_shuffle(a, b, ev));
+    vstore(odd + j, __builtin_shuffle(a, b, od));
+  }
+  for (; j < n; ++j) even[j] = src[2 * j], odd[j] = src[2 * j + 1];
+}
 
 // Rows of the (sparse, small-integer) transform matrices: zero coefficients are skipped, so the
 // same code serves every tile size at close to hand-written operation counts.
@@ -182,7 +195,8 @@ static void wino_scatter(int m, const float* o, const int64_t* corner, int64_t v
   }
 }
 
-static const ConvKernels kConvKernels = {kLanes, dw_flat, wino_in, wino_out, wino_gather, wino_scatter};
+static const ConvKernels kConvKernels = {kLanes, kVec, dw_flat, deinterleave, wino_in, wino_out,
+                                         wino_gather, wino_scatter};
 
 }  // namespace MNN_KNS
 }  // namespace mnncpu
