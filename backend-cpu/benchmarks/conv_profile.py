@@ -69,6 +69,12 @@ def main() -> None:
     for kind, (ms, fl) in sorted(by_kind.items(), key=lambda kv: -kv[1][0]):
         extra = f"  {fl / ms / 1e6:6.1f} GFLOP/s" if fl else ""
         print(f"  {kind:<20} {ms:8.3f} ms {ms / total:6.1%}{extra}")
+    per_algo = defaultdict(lambda: [0.0, 0.0])
+    for ms, shape, gf, algo in rows:
+        per_algo[algo][0] += ms
+        per_algo[algo][1] += gf * ms * 1e6
+    for algo, (ms, fl) in sorted(per_algo.items(), key=lambda kv: -kv[1][0]):
+        print(f"  conv {algo or '?':<15} {ms:8.3f} ms {ms / total:6.1%}  {fl / ms / 1e6:6.1f} GFLOP/s")
     print(f"\n{'ms':>8} {'GFLOP/s':>8}  {'algo':<10} conv")
     for ms, shape, gf, algo in sorted(rows, reverse=True)[: args.top]:
         print(f"{ms:8.3f} {gf:8.1f}  {algo:<10} {shape}")

@@ -1,5 +1,4 @@
 """The `cuda` and `cuda-emulated` backends through mnn sessions."""
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ rng = np.random.default_rng(0)
 
 def small_cnn() -> Graph:
     """Conv+ReLU (direct), 1x1 Conv (GEMM path), MaxPool, Resize, Concat, Softmax."""
+    rng = np.random.default_rng(1)  # the same weights on every call
     consts = {"w1": rng.standard_normal((8, 3, 3, 3)).astype(np.float32) * 0.3,
               "b1": rng.standard_normal(8).astype(np.float32),
               "w2": rng.standard_normal((4, 8, 1, 1)).astype(np.float32) * 0.3,
@@ -61,7 +61,6 @@ def test_small_cnn_matches_reference(backend):
 
 
 def test_device_memory_is_counted_and_freed():
-    ctx = mnn_core.default_context()
     factory = EmulatedCudaFactory()
     backend = factory.create(factory.probe().devices[0], mnn_core.backend.BackendConfig())
     alloc = backend.allocator

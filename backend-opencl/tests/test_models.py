@@ -14,7 +14,8 @@ def feeds_for(session):
     for inp in session.get_inputs():
         shape = [d if isinstance(d, int) else 1 for d in inp.shape]
         if "int" in inp.type:
-            feeds[inp.name] = rng.integers(0, 100 if "id" in inp.name else 2, shape).astype(np.int64)
+            high = 2 if ("type" in inp.name or "mask" in inp.name) else 100  # token types are 0/1
+            feeds[inp.name] = rng.integers(0, high, shape).astype(np.int64)
             if "mask" in inp.name:
                 feeds[inp.name] = np.ones(shape, np.int64)
         else:

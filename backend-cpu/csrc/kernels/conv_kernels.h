@@ -13,6 +13,10 @@ struct ConvKernels {
   // unrolled): callers leave room for the extra outputs and reads.
   void (*dw_flat)(const float* src, int64_t n, const int64_t* offs, int taps, const float* w,
                   float bias, float* out);
+  // c[r][j] = act(c[r][j] + bias[r]) in one pass, for the activations codes 0-5 (the piecewise
+  // linear ones); false (nothing done) for others, which the caller handles.
+  bool (*bias_act)(float* c, int64_t rows, int64_t cols, int64_t ldc, const float* bias, int act,
+                   const float* params);
   // even[j] = src[2j], odd[j] = src[2j + 1] for j < n.
   void (*deinterleave)(const float* src, int64_t n, float* even, float* odd);
   // Input transform of `lanes` tiles of one channel: d[alpha][alpha][lanes] (gathered patches) to

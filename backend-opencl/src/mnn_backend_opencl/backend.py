@@ -238,7 +238,8 @@ class OpenCLExecutable(Executable):
         self.needs = []
         self._plan_for(())
 
-    def _plan_for(self, values: tuple) -> Optional[NativePlan]:
+    def _plan_for(self, values: tuple) -> Optional["NativePlan"]:
+        """The plan for these structural input values, or None when lowering found one more to read."""
         plan = self.plans.get(values)
         if plan is not None:
             return plan
@@ -252,7 +253,7 @@ class OpenCLExecutable(Executable):
                 plan = NativePlan(self, env)
                 break
             except NeedsValue as need:
-                if values or need.name not in self.subgraph.inputs or need.name in self.needs:
+                if need.name not in self.subgraph.inputs or need.name in self.needs:
                     raise
                 self.needs.append(need.name)  # decided at run time, when the value is at hand
                 return None
@@ -264,6 +265,12 @@ class OpenCLExecutable(Executable):
     def run(self, inputs, profiler=None) -> list:
         if self.env is None:
             self.resize([TensorType(DType.from_numpy(x.dtype), x.shape) for x in inputs])
+        plan = None
+        while plan is None:  # each pass may discover one more structural input to read
+            plan = self._plan_for(self._key(inputs))
+        return self._run(plan, inputs, profiler)
+
+    def _key(self, inputs) -> tuple:
         key = ()
         if self.needs:
             by_name = dict(zip(self.subgraph.inputs, inputs))
@@ -275,8 +282,9 @@ class OpenCLExecutable(Executable):
                 host = np.ascontiguousarray(host)
                 parts.append((host.tobytes(), host.dtype, host.shape))
             key = tuple(parts)
-            # a plan of all-known values reads the specialising inputs as constants
-        plan = self._plan_for(key)
+        return key
+
+    def _run(self, plan: "NativePlan", inputs, profiler) -> list:
         self.last = plan
         start = time.perf_counter_ns()
         outs, times = plan.run(inputs, profiler is not None)

@@ -686,7 +686,7 @@ MAPPED = ("Transpose", "Slice", "Expand", "Tile", "Pad", "DepthToSpace", "SpaceT
 LOWERINGS: dict[str, Callable[[Node, Env], list]] = {
     **{op: lower_unary for op in (*UNARY, *UNARY_ATTRS, "Gelu")},
     **{op: lower_binary for op in (*BINARY, *COMPARE, *LOGIC, "Sum", "Mean")},
-    "Clip": lower_clip, "Not": lower_not, "Where": lower_where, "Cast": lower_cast,
+    "Clip": lower_clip, "Not": lower_not, "Where": lower_where, "Cast": lower_cast, "CastLike": lower_cast,
     **{op: lower_alias for op in ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Dropout")},
     **{op: lower_mapped for op in MAPPED}, "Concat": lower_concat, "Gather": lower_gather,
     "Conv": lower_conv, "ConvTranspose": lower_conv_transpose, "MatMul": lower_matmul, "Gemm": lower_gemm,

@@ -52,6 +52,48 @@ static void dw_flat(const float* src, int64_t n, const int64_t* offs, int taps, 
   }
 }
 
+template <int ACT>
+static inline vec activate_vec(vec v, const float* p) {
+  const vec zero = {};
+  if (ACT == 1) return v > zero ? v : zero;
+  if (ACT == 2) { v = v < p[0] ? vec{} + p[0] : v; return v > p[1] ? vec{} + p[1] : v; }
+  if (ACT == 3) return v >= zero ? v : v * p[0];
+  if (ACT == 4) { vec h = v * p[0] + p[1]; h = h < zero ? zero : h; return h > 1.f ? vec{} + 1.f : h; }
+  if (ACT == 5) { vec h = v * (1.f / 6.f) + 0.5f; h = h < zero ? zero : h; return v * (h > 1.f ? vec{} + 1.f : h); }
+  return v;
+}
+
+template <int ACT>
+static void bias_act_t(float* c, int64_t rows, int64_t cols, int64_t ldc, const float* bias, const float* p) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = c + r * ldc;
+    const float b = bias[r];
+    const vec bv = vec{} + b;
+    int64_t j = 0;
+    for (; j + kVec <= cols; j += kVec) vstore(row + j, activate_vec<ACT>(vload(row + j) + bv, p));
+    if (j < cols) {  // tail through a vector on the stack
+      float t[kVec] = {};
+      for (int64_t i = j; i < cols; ++i) t[i - j] = row[i];
+      const vec v = activate_vec<ACT>(vload(t) + bv, p);
+      vstore(t, v);
+      for (int64_t i = j; i < cols; ++i) row[i] = t[i - j];
+    }
+  }
+}
+
+static bool bias_act(float* c, int64_t rows, int64_t cols, int64_t ldc, const float* bias, int act,
+                     const float* p) {
+  switch (act) {
+    case 0: bias_act_t<0>(c, rows, cols, ldc, bias, p); return true;
+    case 1: bias_act_t<1>(c, rows, cols, ldc, bias, p); return true;
+    case 2: bias_act_t<2>(c, rows, cols, ldc, bias, p); return true;
+    case 3: bias_act_t<3>(c, rows, cols, ldc, bias, p); return true;
+    case 4: bias_act_t<4>(c, rows, cols, ldc, bias, p); return true;
+    case 5: bias_act_t<5>(c, rows, cols, ldc, bias, p); return true;
+    default: return false;
+  }
+}
+
 // even[j] = src[2j], odd[j] = src[2j + 1] for j < n: the column phases of a stride-2 row.
 static void deinterleave(const float* src, int64_t n, float* even, float* odd) {
   typedef int32_t ivec __attribute__((vector_size(kVec * 4)));
@@ -195,7 +237,7 @@ static void wino_scatter(int m, const float* o, const int64_t* corner, int64_t v
   }
 }
 
-static const ConvKernels kConvKernels = {kLanes, kVec, dw_flat, deinterleave, wino_in, wino_out,
+static const ConvKernels kConvKernels = {kLanes, kVec, dw_flat, bias_act, deinterleave, wino_in, wino_out,
                                          wino_gather, wino_scatter};
 
 }  // namespace MNN_KNS
