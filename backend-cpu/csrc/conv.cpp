@@ -142,6 +142,42 @@ Tiling make_tiling(int64_t M, int64_t N, int MR, int NR, int64_t outer, int thre
   return t;
 }
 
+// C[mc x nc] = A * B from packed panels, then c = act(c + bias[row]) strip by strip (MR rows) while
+// the strip is still in L1, instead of one more pass over the whole tile.
+void gemm_bias_act(const KernelTable* k, const ConvKernels* ck, int64_t mc, int64_t nc, int64_t K,
+                   const float* pa, const float* pb, float* c, int64_t ldc, const float* bias, int act,
+                   const float* params) {
+  const int MR = k->mr, NR = k->nr;
+  alignas(64) float tmp[8 * 64];
+  for (int64_t k0 = 0; k0 < std::max<int64_t>(K, 1); k0 += kKC) {
+    const int64_t kc = std::min(kKC, K - k0);
+    const bool acc = k0 > 0, last = k0 + kKC >= K;
+    for (int64_t i = 0; i < mc; i += MR) {
+      const float* ap = pa + (i / MR) * K * MR + k0 * MR;
+      const int64_t mr = std::min<int64_t>(MR, mc - i);
+      float* ci = c + i * ldc;
+      for (int64_t j = 0; j < nc; j += NR) {
+        const float* bp = pb + (j / NR) * K * NR + k0 * NR;
+        const int64_t nr = std::min<int64_t>(NR, nc - j);
+        if (kc <= 0) {
+          for (int64_t r = 0; r < mr; ++r) std::memset(ci + r * ldc + j, 0, sizeof(float) * nr);
+        } else if (mr == MR && nr == NR) {
+          k->micro(kc, ap, bp, ci + j, ldc, acc);
+        } else {
+          k->micro(kc, ap, bp, tmp, NR, false);
+          for (int64_t r = 0; r < mr; ++r)
+            for (int64_t t = 0; t < nr; ++t)
+              ci[r * ldc + j + t] = acc ? ci[r * ldc + j + t] + tmp[r * NR + t] : tmp[r * NR + t];
+        }
+      }
+      if (last && !ck->bias_act(ci, mr, nc, ldc, bias + i, act, params)) {
+        ck->bias_act(ci, mr, nc, ldc, bias + i, 0, params);
+        for (int64_t r = 0; r < mr; ++r) k->unary(ci + r * ldc, ci + r * ldc, nc, act, params);
+      }
+    }
+  }
+}
+
 // im2col straight into NR-column panels: columns [n0, n0+nc) of the [Cg*KH*KW, OH*OW] matrix.
 // A segment is a run of output columns inside one output row and one panel, so every (k, segment)
 // pair is a clipped (strided) copy of one input row.
@@ -269,8 +305,8 @@ class ConvOp : public Op {
         im2col_pack(g_, xg, Cg_, n0, nc, k->nr, pb, seg);
       }
       float* yb = y + (n * g_.M + gi * Mg_ + m0) * P_ + n0;
-      gemm_packed(k, mc, nc, Kg_, weights_.get() + gi * panel_stride_ + m0 * Kg_, pb, yb, P_);
-      k->bias_act(yb, mc, nc, P_, bias_.data() + gi * Mg_ + m0, nullptr, nullptr, 0, act_, params_);
+      gemm_bias_act(k, ck_, mc, nc, Kg_, weights_.get() + gi * panel_stride_ + m0 * Kg_, pb, yb, P_,
+                    bias_.data() + gi * Mg_ + m0, act_, params_);
     });
   }
 
@@ -300,60 +336,17 @@ class ConvOp : public Op {
     const float* x = ctx.at(in[0]);
     float* y = ctx.at(out[0]);
     const KernelTable* k = ctx.k;
-    const int taps = static_cast<int>(Kg_);
+    const DwGeom dg{g_.H, g_.W, g_.OH, g_.OW, g_.SH, g_.SW, g_.PT, g_.PL, Hq_, Wq_, phase_, rows_,
+                    static_cast<int>(Kg_), offs_.data()};
     ctx.pool->parallel_for(g_.N * g_.C, [&](int64_t t, int tid) {
       const int64_t c = t % g_.C;
-      const float* xc = x + t * g_.H * g_.W;
       float* planes = ctx.thread_scratch(tid);
       float* flat = planes + round_up(g_.SH * g_.SW * phase_ + 32, 16);
-      fill_phases(xc, planes);
       float* yc = y + t * P_;
-      for (int64_t oh0 = 0; oh0 < g_.OH; oh0 += rows_) {
-        const int64_t rows = std::min(rows_, g_.OH - oh0);
-        ck_->dw_flat(planes + oh0 * Wq_, rows * Wq_, offs_.data(), taps, weights_.get() + c * Kg_,
-                     bias_[c], flat);
-        if (act_) k->unary(flat, flat, rows * Wq_, act_, params_);
-        for (int64_t r = 0; r < rows; ++r)
-          std::memcpy(yc + (oh0 + r) * g_.OW, flat + r * Wq_, sizeof(float) * g_.OW);
-      }
+      if (!ck_->dw_plane(dg, x + t * g_.H * g_.W, weights_.get() + c * Kg_, bias_[c], act_, params_,
+                         planes, flat, yc))
+        k->unary(yc, yc, P_, act_, params_);
     });
-  }
-
-  void fill_phases(const float* xc, float* planes) const {
-    // Columns j of phase b whose input column j*SW + b - PL lies inside the row: [jlo[b], jhi[b]).
-    int64_t jlo[2], jhi[2];
-    for (int64_t b = 0; b < g_.SW; ++b) {
-      const int64_t c0 = b - g_.PL;
-      jlo[b] = std::min(Wq_, c0 >= 0 ? 0 : ceil_div(-c0, g_.SW));
-      jhi[b] = std::max(jlo[b], std::min(Wq_, g_.W - c0 <= 0 ? 0 : ceil_div(g_.W - c0, g_.SW)));
-    }
-    for (int64_t a = 0; a < g_.SH; ++a)
-      for (int64_t i = 0; i <= Hq_; ++i) {
-        const int64_t ih = i * g_.SH + a - g_.PT;
-        const bool inside = i < Hq_ && ih >= 0 && ih < g_.H;
-        const float* row = xc + ih * g_.W;
-        for (int64_t b = 0; b < g_.SW; ++b) {
-          float* dst = planes + (a * g_.SW + b) * phase_ + i * Wq_;
-          if (!inside) {
-            std::memset(dst, 0, sizeof(float) * Wq_);
-            continue;
-          }
-          for (int64_t j = 0; j < jlo[b]; ++j) dst[j] = 0.f;
-          for (int64_t j = jhi[b]; j < Wq_; ++j) dst[j] = 0.f;
-          if (g_.SW == 1) std::memcpy(dst + jlo[b], row + jlo[b] - g_.PL, sizeof(float) * (jhi[b] - jlo[b]));
-        }
-        if (inside && g_.SW == 2) {  // both column phases at once, vectorised, over their common span
-          const int64_t lo = std::max(jlo[0], jlo[1]), hi = std::min(jhi[0], jhi[1]);
-          float* even = planes + (a * 2) * phase_ + i * Wq_;
-          float* odd = even + phase_;
-          if (hi > lo) ck_->deinterleave(row + 2 * lo - g_.PL, hi - lo, even + lo, odd + lo);
-          for (int64_t b = 0; b < 2; ++b) {  // the few columns outside the common span
-            float* dst = b ? odd : even;
-            for (int64_t j = jlo[b]; j < std::min(jhi[b], lo); ++j) dst[j] = row[2 * j + b - g_.PL];
-            for (int64_t j = std::max(jlo[b], hi); j < jhi[b]; ++j) dst[j] = row[2 * j + b - g_.PL];
-          }
-        }
-      }
   }
 
   // ---- Winograd ---------------------------------------------------------------------------------

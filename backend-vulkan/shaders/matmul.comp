@@ -3,8 +3,8 @@
 #include "common.glsl"
 // Batched (broadcasting) matrix product with Gemm's alpha/beta/C and a fused activation.
 // Operands are read through row/column strides, so transposes cost nothing; batch dims are
-// collapsed to at most 3 with per-operand strides (0 where broadcast). One invocation per output,
-// a 16x4 tile per workgroup so neighbouring invocations share rows of A.
+// collapsed to at most 3 with per-operand strides (0 where broadcast). Each invocation computes a
+// 4x4 block of the output, so 8 loads feed 16 multiply-adds.
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 layout(std430, binding = 1) readonly buffer Bm { float b[]; };
 layout(std430, binding = 2) readonly buffer Cm { float c[]; };
@@ -17,23 +17,39 @@ layout(push_constant) uniform P {
 
 void main() {
   uint i = global_index();
-  uint per = p.M * p.N;
+  uint rb = (p.M + 3u) / 4u, cb = (p.N + 3u) / 4u, per = rb * cb;
   if (i >= per * p.bd0 * p.bd1 * p.bd2) return;
-  uint j = i % p.N, r = (i / p.N) % p.M, bi = i / per;
+  uint j0 = (i % cb) * 4u, r0 = ((i / cb) % rb) * 4u, bi = i / per;
   uint b2 = bi % p.bd2, b1 = (bi / p.bd2) % p.bd1, b0 = bi / (p.bd2 * p.bd1);
-  uint ao = b0 * p.as0 + b1 * p.as1 + b2 * p.as2 + r * p.a_rs;
-  uint bo = b0 * p.bs0 + b1 * p.bs1 + b2 * p.bs2 + j * p.b_cs;
-  float acc = 0.0;
-  uint k = 0u;
-  for (; k + 4u <= p.K; k += 4u) {
-    T s = T(a[ao + k * p.a_cs]) * T(b[bo + k * p.b_rs]);
-    s += T(a[ao + (k + 1u) * p.a_cs]) * T(b[bo + (k + 1u) * p.b_rs]);
-    s += T(a[ao + (k + 2u) * p.a_cs]) * T(b[bo + (k + 2u) * p.b_rs]);
-    s += T(a[ao + (k + 3u) * p.a_cs]) * T(b[bo + (k + 3u) * p.b_rs]);
-    acc += float(s);
+  uint abase = b0 * p.as0 + b1 * p.as1 + b2 * p.as2;
+  uint bbase = b0 * p.bs0 + b1 * p.bs1 + b2 * p.bs2;
+  uint ao[4], bo[4];
+  for (uint t = 0u; t < 4u; ++t) {  // out-of-range rows/columns re-read the last one; never stored
+    ao[t] = abase + min(r0 + t, p.M - 1u) * p.a_rs;
+    bo[t] = bbase + min(j0 + t, p.N - 1u) * p.b_cs;
   }
-  for (; k < p.K; ++k) acc += float(T(a[ao + k * p.a_cs]) * T(b[bo + k * p.b_rs]));
-  acc *= p.alpha;
-  if (p.has_c != 0u) acc += p.beta * c[r * p.c_rs + j * p.c_cs];
-  y[i] = activate(acc, p.act, p.p0, p.p1);
+  vec4 acc[4] = vec4[4](vec4(0.0), vec4(0.0), vec4(0.0), vec4(0.0));
+  for (uint k = 0u; k < p.K; ++k) {
+    uint ak = k * p.a_cs, bk = k * p.b_rs;
+    vec4 bv = vec4(b[bo[0] + bk], b[bo[1] + bk], b[bo[2] + bk], b[bo[3] + bk]);
+    for (uint t = 0u; t < 4u; ++t) {
+#ifdef FP16
+      acc[t] += vec4(f16vec4(bv) * float16_t(a[ao[t] + ak]));
+#else
+      acc[t] += bv * a[ao[t] + ak];
+#endif
+    }
+  }
+  uint obase = bi * p.M * p.N;
+  for (uint t = 0u; t < 4u; ++t) {
+    uint r = r0 + t;
+    if (r >= p.M) break;
+    for (uint q = 0u; q < 4u; ++q) {
+      uint j = j0 + q;
+      if (j >= p.N) break;
+      float v = acc[t][q] * p.alpha;
+      if (p.has_c != 0u) v += p.beta * c[r * p.c_rs + j * p.c_cs];
+      y[obase + r * p.N + j] = activate(v, p.act, p.p0, p.p1);
+    }
+  }
 }

@@ -6,6 +6,15 @@
 
 namespace mnncpu {
 
+// A depthwise plane's geometry: the zero-padded input is stored as SH x SW phase planes, each
+// Hq x Wq plus a spare row, `phase` floats apart; tap t reads offs[t] floats from an output's flat
+// index oh * Wq + ow; outputs are computed `rows` rows at a time.
+struct DwGeom {
+  int64_t H, W, OH, OW, SH, SW, PT, PL, Hq, Wq, phase, rows;
+  int taps;
+  const int64_t* offs;
+};
+
 struct ConvKernels {
   int lanes;
   int vec;  // floats per native vector
@@ -17,8 +26,10 @@ struct ConvKernels {
   // linear ones); false (nothing done) for others, which the caller handles.
   bool (*bias_act)(float* c, int64_t rows, int64_t cols, int64_t ldc, const float* bias, int act,
                    const float* params);
-  // even[j] = src[2j], odd[j] = src[2j + 1] for j < n.
-  void (*deinterleave)(const float* src, int64_t n, float* even, float* odd);
+  // One depthwise plane x -> y, bias and activation codes 0-5 fused (false: y holds act's input,
+  // the caller applies act). planes: phase planes (+32 floats); flat: rows * Wq (+32) floats.
+  bool (*dw_plane)(const DwGeom& g, const float* x, const float* w, float bias, int act,
+                   const float* params, float* planes, float* flat, float* y);
   // Input transform of `lanes` tiles of one channel: d[alpha][alpha][lanes] (gathered patches) to
   // v[pos * vstride + lane] = (B^T d B)[pos] for pos < alpha^2. bt: alpha x alpha, row-major.
   void (*wino_in)(int alpha, const float* d, const float* bt, float* v, int64_t vstride);

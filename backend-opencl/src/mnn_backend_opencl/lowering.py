@@ -397,13 +397,33 @@ def lower_gather(node: Node, env: Env) -> list:
                    [T(data), T(idx), T(y), ("i", outer), ("i", ds[axis]), ("i", inner), ("i", count)], (n,), node)]
 
 
+def fill(y: str, value: float, env: Env, node: Node) -> Launch:
+    """y = value everywhere: an index map of nothing but fills."""
+    return gather_map(y, y, np.full(prod(env.shape(y)), -1, np.int64), env, node, fill_bits(value, y, env))
+
+
+def lower_constant_fill(node: Node, env: Env) -> list:
+    """ConstantOfShape / Size whose shape input is fed at run time: the output type says it all."""
+    y = node.outputs[0]
+    if node.op == "Size":
+        value = float(prod(env.shape(node.inputs[0])))
+    else:
+        v = node.attrs.get("value")
+        value = float(np.asarray(v).reshape(-1)[0]) if v is not None else 0.0
+    return [fill(y, value, env, node)]
+
+
 def lower_alias(node: Node, env: Env) -> list:
-    if node.op == "Dropout" and (len([o for o in node.outputs if o]) > 1 or opt(node, 2)):
-        raise Unsupported("Dropout with a mask output or training mode")
+    extra = []
+    if node.op == "Dropout":
+        if opt(node, 2) and bool(env.value(node.inputs[2], "Dropout training_mode").reshape(-1)[0]):
+            raise Unsupported("Dropout in training mode")
+        if len(node.outputs) > 1 and node.outputs[1]:  # inference: the mask keeps everything
+            extra.append(fill(node.outputs[1], 1.0, env, node))
     x, y = node.inputs[0], node.outputs[0]
     if prod(env.shape(x)) != prod(env.shape(y)) or env.dtype(x) is not env.dtype(y):
         raise Unsupported("reshape changes the element count or dtype")
-    return [Alias(x, y)]
+    return [Alias(x, y), *extra]
 
 
 # ---- nn ----------------------------------------------------------------------------------------
@@ -487,11 +507,14 @@ def lower_matmul(node: Node, env: Env) -> list:
     a, b = node.inputs
     y = node.outputs[0]
     env.f32(a, b, y)
-    a_shape, b_shape = env.shape(a), env.shape(b)
-    if len(a_shape) < 2 or len(b_shape) < 2:
-        raise Unsupported("MatMul with a 1-D operand")
+    a_shape, b_shape, y_shape = env.shape(a), env.shape(b), env.shape(y)
+    # 1-D operands are a row (A) or a column (B) whose unit dim the output drops: same memory layout
+    if len(a_shape) == 1:
+        a_shape, y_shape = (1, *a_shape), (*y_shape[:-1], 1, y_shape[-1]) if len(b_shape) > 1 else (1, *y_shape)
+    if len(b_shape) == 1:
+        b_shape, y_shape = (*b_shape, 1), (*y_shape, 1)
     act, params = fused_activation(node)
-    return [matmul_launch(node, a, b, None, y, a_shape, b_shape, None, env.shape(y), act=act, params=params)]
+    return [matmul_launch(node, a, b, None, y, a_shape, b_shape, None, y_shape, act=act, params=params)]
 
 
 def lower_gemm(node: Node, env: Env) -> list:
@@ -686,6 +709,7 @@ MAPPED = ("Transpose", "Slice", "Expand", "Tile", "Pad", "DepthToSpace", "SpaceT
 LOWERINGS: dict[str, Callable[[Node, Env], list]] = {
     **{op: lower_unary for op in (*UNARY, *UNARY_ATTRS, "Gelu")},
     **{op: lower_binary for op in (*BINARY, *COMPARE, *LOGIC, "Sum", "Mean")},
+    "ConstantOfShape": lower_constant_fill, "Size": lower_constant_fill,
     "Clip": lower_clip, "Not": lower_not, "Where": lower_where, "Cast": lower_cast, "CastLike": lower_cast,
     **{op: lower_alias for op in ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Dropout")},
     **{op: lower_mapped for op in MAPPED}, "Concat": lower_concat, "Gather": lower_gather,

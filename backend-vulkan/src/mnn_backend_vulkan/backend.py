@@ -17,7 +17,7 @@ from mnn_core.ir import Graph, TensorType
 from mnn_core.memory import Lifetime, align, plan_memory
 from mnn_core.shape_inference import infer_types
 
-from .lowering import Builder, Step, Unsupported, copy_all, lower, u32
+from .lowering import LOWERINGS, WORDS, Builder, Step, Unsupported, copy_all, lower, u32
 
 SPIRV_DIR = Path(__file__).resolve().parent / "spirv"
 WG = 64
@@ -137,6 +137,8 @@ class VulkanExecutable(Executable):
         self.subgraph = subgraph
         self.view = view
         self.program = None
+        self.dynamic = False
+        self.variants: dict = {}
         self.arena_bytes = 0
         self.steps: list[Step] = []
 
@@ -148,9 +150,47 @@ class VulkanExecutable(Executable):
                                    {**{n: self.view.types[n] for n in self.view.graph.inputs},
                                     **dict(zip(graph.inputs, input_types))})
         b = self.backend.builder(self.view, types)
-        for node in graph.nodes:
-            lower(node, b)
+        self.variants: dict = {}
+        try:
+            for node in graph.nodes:
+                lower(node, b)
+        except Unsupported:
+            # Shapes or parameters depend on input values (e.g. Resize scales fed at run time):
+            # lower at run time, once per distinct set of those values.
+            self.dynamic = True
+            return
+        self.dynamic = False
         self._finalize(b)
+
+    def _variant(self, inputs) -> "Executable":
+        """The executable for these run-time values of the segment's small integer inputs."""
+        graph, alloc = self.subgraph, self.backend.allocator
+        known, given = {}, {}
+        for name, x in zip(graph.inputs, inputs):
+            t = TensorType(DType.from_numpy(x.dtype), tuple(x.shape))
+            if np.dtype(x.dtype).kind in "iu" and int(np.prod(x.shape)) <= 4096:
+                known[name] = np.asarray(alloc.to_host(x))
+            given[name] = t
+        key = (tuple(given.items()), tuple((n, v.tobytes()) for n, v in known.items()))
+        variant = self.variants.get(key)
+        if variant is None:
+            sub = Graph(graph.nodes, [n for n in graph.inputs if n not in known], graph.outputs, {},
+                        {**graph.constants, **known}, name=graph.name)
+            types, values = infer_types(sub, self.view.ops, {n: t for n, t in given.items() if n not in known})
+            b = Builder({**types, **given}, values, max_range=self.backend.max_range)
+            variant = VulkanExecutable(self.backend, graph, self.view)
+            try:
+                for node in graph.nodes:
+                    lower(node, b)
+                variant._finalize(b)
+            except Unsupported as why:
+                if os.environ.get("MNN_VULKAN_NO_FALLBACK"):
+                    raise
+                variant = HostFallback(self.backend, graph, self.view, str(why))
+            if len(self.variants) >= 16:
+                self.variants.pop(next(iter(self.variants)))
+            self.variants[key] = variant
+        return variant
 
     def _finalize(self, b: Builder) -> None:
         backend, rt = self.backend, self.backend.runtime
@@ -243,9 +283,12 @@ class VulkanExecutable(Executable):
         rt.save_cache()
 
     def run(self, inputs, profiler=None) -> list:
-        if self.program is None:
+        if self.program is None and not getattr(self, "dynamic", False):
             self.resize([TensorType.of(np.asarray(x)) if isinstance(x, np.ndarray) else
                          TensorType(DType.from_numpy(x.dtype), x.shape) for x in inputs])
+        if self.dynamic:
+            inputs = [self.backend.allocator.to_device(x) if isinstance(x, np.ndarray) else x for x in inputs]
+            return self._variant(inputs).run(inputs, profiler)
         device = self.backend.runtime.device
         copies = []
         for x, (slot, nbytes) in zip(inputs, self.input_slots):
@@ -259,6 +302,26 @@ class VulkanExecutable(Executable):
 
     def planned_bytes(self) -> Optional[int]:
         return self.arena_bytes if self.program is not None else None
+
+
+class HostFallback(Executable):
+    """Safety net for a value-dependent segment whose run-time values turn out to be unsupported:
+    the reference kernels run it on the host (counted in `VulkanBackend.fallbacks`)."""
+
+    def __init__(self, backend, subgraph: Graph, view: GraphView, reason: str) -> None:
+        self.backend, self.subgraph, self.view, self.reason = backend, subgraph, view, reason
+        backend.fallbacks.append(reason)
+
+    def resize(self, input_types) -> None:
+        pass
+
+    def run(self, inputs, profiler=None) -> list:
+        from mnn_core.reference import Interpreter
+
+        alloc = self.backend.allocator
+        feeds = {n: np.asarray(alloc.to_host(x)) for n, x in zip(self.subgraph.inputs, inputs)}
+        outs = Interpreter(self.subgraph, self.view.ops).run(feeds)
+        return [alloc.to_device(np.asarray(o)) for o in outs]
 
 
 def _device_array(array: np.ndarray) -> np.ndarray:
@@ -299,6 +362,7 @@ class VulkanBackend(Backend):
         self.subgroups = want_sg and bool(info["subgroup_arithmetic"])
         self._env_cache: tuple = (None, None, None)
         self._consts: dict = {}
+        self.fallbacks: list[str] = []
 
     def make_allocator(self) -> Allocator:
         return VulkanAllocator(self.runtime)
@@ -323,16 +387,37 @@ class VulkanBackend(Backend):
 
     def capability(self, view: GraphView) -> Claim:
         claimed, refused = set(), {}
+        b = self.builder(view)
         for i, node in enumerate(view.graph.nodes):
-            b = self.builder(view)
             try:
                 lower(node, b)
                 claimed.add(i)
             except Unsupported as why:
-                refused[i] = str(why)
+                if self._value_dependent(node, b):
+                    claimed.add(i)  # lowered at run time, once the values are known
+                else:
+                    refused[i] = str(why)
             except Exception as error:  # a lowering bug must not break planning: leave it to others
                 refused[i] = f"lowering failed: {type(error).__name__}: {error}"
         return Claim(frozenset(claimed), refused)
+
+    def _value_dependent(self, node, b: Builder) -> bool:
+        """A node we have shaders for whose geometry waits on values only known at run time
+        (parameters fed as inputs, or shapes that follow from them)."""
+        if node.op not in LOWERINGS or node.domain not in ("", "ai.onnx") or any(True for _ in node.subgraphs()):
+            return False
+        unknown = False
+        for name in (*node.inputs, *node.outputs):
+            if not name:
+                continue
+            t = b.types.get(name)
+            if t is None or t.dtype is None:
+                return False
+            if t.dtype not in WORDS:
+                return False
+            if not t.is_static or name not in b.values and name in node.inputs[1:]:
+                unknown = unknown or not t.is_static or (t.dtype in (DType.I64, DType.I32))
+        return unknown
 
     def compile(self, subgraph: Graph, view: GraphView) -> Executable:
         return VulkanExecutable(self, subgraph, view)

@@ -303,10 +303,30 @@ def lower_clip_runtime(node, b, lo, hi) -> None:
         copy_all(b, node, x, y, DType.F32)
 
 
+CAST_CODES = {DType.F32: 0, DType.I32: 1, DType.I64: 2, DType.BOOL: 3}
+
+
+def cast_step(b: Builder, node, x: str, y: str, src: DType, dst: DType) -> None:
+    if src not in CAST_CODES or dst not in CAST_CODES:
+        raise Unsupported(f"Cast from {src} to {dst}")
+    n = prod(b.shape(x))
+    b.add(Step("cast", [x], [y], u32(n, CAST_CODES[src], CAST_CODES[dst]), n, node=node))
+
+
+def lower_cast(node: Node, b: Builder) -> None:
+    x, y = node.inputs[0], node.outputs[0]
+    cast_step(b, node, x, y, b.dtype(x), b.dtype(y))
+
+
 def lower_binary(node: Node, b: Builder) -> None:
     x, y = node.inputs[:2]
     out = node.outputs[0]
     dtype = b.dtype(x)
+    if node.op == "Pow" and dtype is DType.F32 and b.dtype(y) in (DType.I32, DType.I64):
+        tmp = b.temp(y, prod(b.shape(y)) * 4)  # the exponent as float
+        cast_step(b, node, y, tmp, b.dtype(y), DType.F32)
+        return binary_step(b, node, "Pow", x, tmp, out, b.shape(x), b.shape(y),
+                           b.shape(out), dtype)
     if b.dtype(y) is not dtype:
         raise Unsupported(f"{node.op} of {dtype} and {b.dtype(y)}")
     op = node.op
@@ -396,6 +416,17 @@ def lower_conv(node: Node, b: Builder) -> None:
     act, params = fused_activation(node)
     push = u32(xs[0], C, H, W, M, OH, OW, KH, KW, SH, SW, DH, DW, PH, PW, group, act, int(bias is not None)) \
         + f32(*params)
+    mg = M // group
+    if not transpose and w in b.values and mg >= 4:
+        # register-tiled shader: weights packed as [group][C/group*KH*KW][ceil(mg/4)] vec4
+        mq = -(-mg // 4)
+        wv = b.value(w, "weights").astype(np.float32).reshape(group, mg, -1)
+        packed = np.zeros((group, wv.shape[2], mq * 4), np.float32)
+        packed[:, :, :mg] = wv.transpose(0, 2, 1)
+        wname = b.const(w + "/packed", packed.reshape(-1))
+        invocations = xs[0] * group * mq * -(-(OH * OW) // 4)
+        b.add(Step("conv2d_tiled", [x, wname, bias], [y], push + u32(mq), invocations, node=node))
+        return
     b.add(Step("conv_transpose2d" if transpose else "conv2d", [x, w, bias], [y], push, prod(ys), node=node))
 
 
@@ -428,7 +459,7 @@ def _matmul(b: Builder, node, a, bm, c, out, a_shape, b_shape, *, trans_a=False,
     act, params = fused_activation(node)
     push = u32(*pad3(shape, 1), *pad3(sa, 0), *pad3(sb, 0), M, N, K, a_rs, a_cs, b_rs, b_cs, c_rs, c_cs,
                int(c is not None), act) + f32(alpha, beta, *params)
-    b.add(Step("matmul", [a, bm, c], [out], push, prod(shape) * M * N, node=node))
+    b.add(Step("matmul", [a, bm, c], [out], push, prod(shape) * -(-M // 4) * -(-N // 4), node=node))
 
 
 def lower_matmul(node: Node, b: Builder) -> None:
@@ -836,7 +867,7 @@ LOWERINGS: dict[str, Callable[[Node, Builder], None]] = {
     **{op: lower_alias for op in ALIASES},
     "Transpose": lower_transpose, "Slice": lower_slice, "Expand": lower_expand, "Tile": lower_tile,
     "Concat": lower_concat, "Split": lower_split, "Gather": lower_gather, "Pad": lower_pad,
-    "DepthToSpace": lower_depth_space, "SpaceToDepth": lower_depth_space, "Resize": lower_resize,
+    "Cast": lower_cast, "CastLike": lower_cast, "DepthToSpace": lower_depth_space, "SpaceToDepth": lower_depth_space, "Resize": lower_resize,
 }
 
 

@@ -237,7 +237,93 @@ static void wino_scatter(int m, const float* o, const int64_t* corner, int64_t v
   }
 }
 
-static const ConvKernels kConvKernels = {kLanes, kVec, dw_flat, bias_act, deinterleave, wino_in, wino_out,
+// Short copies and fills inline: per-row libc calls dominated small planes (7x7, 14x14).
+static inline void copy_floats(float* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+  for (; i + kVec <= n; i += kVec) vstore(dst + i, vload(src + i));
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
+static inline void zero_floats(float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + kVec <= n; i += kVec) vstore(dst + i, vec{});
+  for (; i < n; ++i) dst[i] = 0.f;
+}
+
+// Row [0, n) of a phase plane from input row `src` read at columns j * SW + b - PL: zeros outside
+// [lo, hi), the in-row span.
+static void fill_phases(const DwGeom& g, const float* x, float* planes) {
+  int64_t jlo[2], jhi[2];
+  for (int64_t b = 0; b < g.SW; ++b) {
+    const int64_t c0 = b - g.PL;
+    const int64_t lo = c0 >= 0 ? 0 : (-c0 + g.SW - 1) / g.SW;
+    const int64_t hi = g.W - c0 <= 0 ? 0 : (g.W - c0 + g.SW - 1) / g.SW;
+    jlo[b] = lo < g.Wq ? lo : g.Wq;
+    jhi[b] = hi < g.Wq ? (hi > jlo[b] ? hi : jlo[b]) : g.Wq;
+  }
+  for (int64_t a = 0; a < g.SH; ++a)
+    for (int64_t i = 0; i <= g.Hq; ++i) {
+      const int64_t ih = i * g.SH + a - g.PT;
+      const bool inside = i < g.Hq && ih >= 0 && ih < g.H;
+      const float* row = x + ih * g.W;
+      for (int64_t b = 0; b < g.SW; ++b) {
+        float* dst = planes + (a * g.SW + b) * g.phase + i * g.Wq;
+        if (!inside) {
+          zero_floats(dst, g.Wq);
+          continue;
+        }
+        for (int64_t j = 0; j < jlo[b]; ++j) dst[j] = 0.f;
+        for (int64_t j = jhi[b]; j < g.Wq; ++j) dst[j] = 0.f;
+        if (g.SW == 1) copy_floats(dst + jlo[b], row + jlo[b] - g.PL, jhi[b] - jlo[b]);
+      }
+      if (inside && g.SW == 2) {  // both column phases at once over their common span
+        const int64_t lo = jlo[0] > jlo[1] ? jlo[0] : jlo[1], hi = jhi[0] < jhi[1] ? jhi[0] : jhi[1];
+        float* even = planes + (a * 2) * g.phase + i * g.Wq;
+        float* odd = even + g.phase;
+        if (hi > lo) deinterleave(row + 2 * lo - g.PL, hi - lo, even + lo, odd + lo);
+        for (int64_t b = 0; b < 2; ++b) {  // the few columns outside the common span
+          float* dst = b ? odd : even;
+          for (int64_t j = jlo[b]; j < (jhi[b] < lo ? jhi[b] : lo); ++j) dst[j] = row[2 * j + b - g.PL];
+          for (int64_t j = (jlo[b] > hi ? jlo[b] : hi); j < jhi[b]; ++j) dst[j] = row[2 * j + b - g.PL];
+        }
+      }
+    }
+}
+
+template <int ACT>
+static void store_rows(const DwGeom& g, const float* flat, int64_t rows, float* y, const float* p) {
+  for (int64_t r = 0; r < rows; ++r, flat += g.Wq, y += g.OW) {
+    int64_t j = 0;
+    for (; j + kVec <= g.OW; j += kVec) vstore(y + j, activate_vec<ACT>(vload(flat + j), p));
+    if (j < g.OW) {  // flat has room for a whole vector past the row
+      float t[kVec];
+      vstore(t, activate_vec<ACT>(vload(flat + j), p));
+      for (int64_t i = j; i < g.OW; ++i) y[i] = t[i - j];
+    }
+  }
+}
+
+static bool dw_plane(const DwGeom& g, const float* x, const float* w, float bias, int act,
+                     const float* p, float* planes, float* flat, float* y) {
+  fill_phases(g, x, planes);
+  const int code = act <= 5 ? act : 0;
+  for (int64_t oh0 = 0; oh0 < g.OH; oh0 += g.rows) {
+    const int64_t rows = g.rows < g.OH - oh0 ? g.rows : g.OH - oh0;
+    dw_flat(planes + oh0 * g.Wq, rows * g.Wq, g.offs, g.taps, w, bias, flat);
+    float* yr = y + oh0 * g.OW;
+    switch (code) {
+      case 1: store_rows<1>(g, flat, rows, yr, p); break;
+      case 2: store_rows<2>(g, flat, rows, yr, p); break;
+      case 3: store_rows<3>(g, flat, rows, yr, p); break;
+      case 4: store_rows<4>(g, flat, rows, yr, p); break;
+      case 5: store_rows<5>(g, flat, rows, yr, p); break;
+      default: store_rows<0>(g, flat, rows, yr, p); break;
+    }
+  }
+  return act == code;
+}
+
+static const ConvKernels kConvKernels = {kLanes, kVec, dw_flat, bias_act, dw_plane, wino_in, wino_out,
                                          wino_gather, wino_scatter};
 
 }  // namespace MNN_KNS
