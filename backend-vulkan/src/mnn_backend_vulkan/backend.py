@@ -17,7 +17,7 @@ from mnn_core.ir import Graph, TensorType
 from mnn_core.memory import Lifetime, align, plan_memory
 from mnn_core.shape_inference import infer_types
 
-from .lowering import LOWERINGS, WORDS, Builder, Step, Unsupported, copy_all, lower, u32
+from .lowering import LOWERINGS, PARAM_INPUTS, VALUE_OPS, WORDS, Builder, Step, Unsupported, copy_all, lower, u32
 
 SPIRV_DIR = Path(__file__).resolve().parent / "spirv"
 WG = 64
@@ -165,12 +165,12 @@ class VulkanExecutable(Executable):
     def _variant(self, inputs) -> "Executable":
         """The executable for these run-time values of the segment's small integer inputs."""
         graph, alloc = self.subgraph, self.backend.allocator
+        params = {n.inputs[k] for n in graph.nodes for k in PARAM_INPUTS.get(n.op, ()) if k < len(n.inputs)}
         known, given = {}, {}
         for name, x in zip(graph.inputs, inputs):
-            t = TensorType(DType.from_numpy(x.dtype), tuple(x.shape))
-            if np.dtype(x.dtype).kind in "iu" and int(np.prod(x.shape)) <= 4096:
+            given[name] = TensorType(DType.from_numpy(x.dtype), tuple(x.shape))
+            if name in params and int(np.prod(x.shape)) <= 4096:
                 known[name] = np.asarray(alloc.to_host(x))
-            given[name] = t
         key = (tuple(given.items()), tuple((n, v.tobytes()) for n, v in known.items()))
         variant = self.variants.get(key)
         if variant is None:
@@ -402,22 +402,25 @@ class VulkanBackend(Backend):
         return Claim(frozenset(claimed), refused)
 
     def _value_dependent(self, node, b: Builder) -> bool:
-        """A node we have shaders for whose geometry waits on values only known at run time
-        (parameters fed as inputs, or shapes that follow from them)."""
-        if node.op not in LOWERINGS or node.domain not in ("", "ai.onnx") or any(True for _ in node.subgraphs()):
+        """A node we can lower once values known only at run time are there: parameters fed as
+        inputs (Resize scales, Slice starts, ...), or shapes that follow from them."""
+        if (node.op not in LOWERINGS and node.op not in VALUE_OPS) or node.domain not in ("", "ai.onnx") \
+                or any(True for _ in node.subgraphs()):
             return False
-        unknown = False
-        for name in (*node.inputs, *node.outputs):
+        params = PARAM_INPUTS.get(node.op, ())
+        waits = False
+        for k, name in enumerate(node.inputs):
             if not name:
                 continue
             t = b.types.get(name)
-            if t is None or t.dtype is None:
+            if t is None or t.dtype is None or t.dtype not in WORDS:
                 return False
-            if t.dtype not in WORDS:
+            waits = waits or (k in params and name not in b.values) or not t.is_static
+        for name in node.outputs:
+            t = b.types.get(name)
+            if name and (t is None or t.dtype is None or t.dtype not in WORDS):
                 return False
-            if not t.is_static or name not in b.values and name in node.inputs[1:]:
-                unknown = unknown or not t.is_static or (t.dtype in (DType.I64, DType.I32))
-        return unknown
+        return waits
 
     def compile(self, subgraph: Graph, view: GraphView) -> Executable:
         return VulkanExecutable(self, subgraph, view)

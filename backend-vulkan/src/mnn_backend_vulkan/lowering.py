@@ -84,8 +84,13 @@ class Builder:
     low_precision: bool = False
 
     # ---- queries ----
+    def __post_init__(self) -> None:
+        self.values = dict(self.values)  # lowering may add values it computes (Shape, Size)
+
     def type(self, name: str) -> TensorType:
         t = self.types.get(name)
+        if t is not None and not t.is_static and name in self.values:
+            t = None
         if name in self.values and (t is None or not t.is_static):
             t = TensorType.of(np.asarray(self.values[name]))
         if t is None or not t.is_static or t.dtype is None:
@@ -871,12 +876,30 @@ LOWERINGS: dict[str, Callable[[Node, Builder], None]] = {
 }
 
 
+# Inputs that parameterise an op (their values shape the dispatches) rather than feed it data.
+PARAM_INPUTS = {"Resize": (1, 2, 3), "Slice": (1, 2, 3, 4), "Pad": (1, 2, 3), "Reshape": (1,),
+                "Squeeze": (1,), "Unsqueeze": (1,), "Split": (1,), "Tile": (1,), "Expand": (1,),
+                "ConstantOfShape": (0,), "Range": (0, 1, 2), "Dropout": (1, 2),
+                **{op: (1,) for op in REDUCE_KINDS if op.startswith("Reduce")}}
+VALUE_OPS = {"Shape", "Size", "ConstantOfShape", "Range"}
+"""Ops whose outputs are computed at plan time from shapes or parameter values (no dispatch)."""
+
+
 def lower(node: Node, b: Builder) -> None:
     """Append the steps of `node`; nodes whose outputs are all known at plan time need none."""
     outs = [o for o in node.outputs if o]
+    if node.op in ("Shape", "Size") and node.inputs and outs[0] not in b.values:
+        shape = b.shape(node.inputs[0])
+        if node.op == "Size":
+            b.values[outs[0]] = np.array(prod(shape), np.int64)
+        else:
+            start, end = node.attrs.get("start", 0) or 0, node.attrs.get("end")
+            b.values[outs[0]] = np.array(shape[start:end], np.int64)
     if outs and all(o in b.values for o in outs) and not any(True for _ in node.subgraphs()):
         b.const_nodes.extend(outs)
         return
+    if node.op in VALUE_OPS:
+        raise Unsupported(f"{node.op} needs its inputs' values at plan time")
     if node.domain not in ("", "ai.onnx"):
         raise Unsupported(f"op domain {node.domain!r}")
     fn = LOWERINGS.get(node.op)
