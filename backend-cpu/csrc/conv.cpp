@@ -4,6 +4,10 @@
 //  - depthwise: each plane is copied once into zero-padded stride phases, after which every output
 //    of the flattened plane is one vectorised multiply-add per tap (no per-row edge handling, which
 //    is what made small maps and stride 2 slow).
+//  - channel-blocked depthwise: `vec` channels at a time are interleaved into a zero-padded band
+//    of rows, so every tap is one vector multiply-add for any map size and stride; the transposes
+//    in and out are in-register. This is the default: small maps and stride 2 cost no more per
+//    output than large ones.
 //  - Winograd F(m x m, 3 x 3), m in {2, 4, 6}: tiles fill the GEMM's NR-wide panels, the alpha^2
 //    transformed weight matrices are pre-packed, and each tile position is one packed GEMM.
 #include "conv.h"
@@ -63,8 +67,10 @@ double winograd_cost(const ConvGeom& g, int m, int nr) {
   return gemm + in + out;
 }
 
+bool dwblock_ok(const ConvGeom& g) { return g.G == g.C && g.M == g.C; }
+
 int auto_algo(const ConvGeom& g, const KernelTable* k) {
-  if (depthwise_ok(g)) return CONV_DEPTHWISE;
+  if (dwblock_ok(g)) return CONV_DWBLOCK;
   int best = CONV_GEMM;
   if (winograd_ok(g, k)) {
     // Direct cost with a margin for im2col, which Winograd's transforms partly replace.
@@ -255,6 +261,7 @@ class ConvOp : public Op {
     const int want = v.size() > 18 ? static_cast<int>(v[18]) : CONV_AUTO;
     algo_ = std::find(allowed.begin(), allowed.end(), want) != allowed.end() ? want : auto_algo(g_, k);
     if (algo_ == CONV_DEPTHWISE) init_depthwise(wd);
+    else if (algo_ == CONV_DWBLOCK) init_dwblock(wd, threads);
     else if (algo_ == CONV_GEMM) init_gemm(wd, k, threads);
     else init_winograd(wd, k, threads);
   }
@@ -264,6 +271,7 @@ class ConvOp : public Op {
 
   void run(const RunCtx& ctx) override {
     if (algo_ == CONV_DEPTHWISE) run_depthwise(ctx);
+    else if (algo_ == CONV_DWBLOCK) run_dwblock(ctx);
     else if (algo_ == CONV_GEMM) run_gemm(ctx);
     else run_winograd(ctx);
   }
@@ -346,6 +354,55 @@ class ConvOp : public Op {
       if (!ck_->dw_plane(dg, x + t * g_.H * g_.W, weights_.get() + c * Kg_, bias_[c], act_, params_,
                          planes, flat, yc))
         k->unary(yc, yc, P_, act_, params_);
+    });
+  }
+
+  // ---- channel-blocked depthwise ----------------------------------------------------------------
+  void init_dwblock(const float* wd, int threads) {
+    const int V = ck_->vec;
+    const int64_t T = Kg_;
+    vblocks_ = ceil_div(g_.C, V);
+    weights_ = aligned_array<float>(vblocks_ * (T + 1) * V);  // per block: taps x V, then V biases
+    float* wb = weights_.get();
+    for (int64_t b = 0; b < vblocks_; ++b, wb += (T + 1) * V)
+      for (int l = 0; l < V; ++l) {
+        const int64_t c = b * V + l;
+        for (int64_t t = 0; t < T; ++t) wb[t * V + l] = c < g_.C ? wd[c * T + t] : 0.f;
+        wb[T * V + l] = c < g_.C ? bias_[c] : 0.f;
+      }
+    Wq_ = (g_.OW - 1) * g_.SW + (g_.KW - 1) * g_.DW + 1;  // padded columns read
+    const int64_t reach = (g_.KH - 1) * g_.DH + 1;
+    for (int64_t kh = 0; kh < g_.KH; ++kh)
+      for (int64_t kw = 0; kw < g_.KW; ++kw) offs_.push_back((kh * g_.DH * Wq_ + kw * g_.DW) * V);
+    // Output rows per band: the interleaved input band stays within ~64 KiB (L1/L2), and with
+    // several threads there are enough (block, band) tasks to balance.
+    const int64_t row_floats = Wq_ * V;
+    rows_ = std::max<int64_t>(1, std::min(g_.OH, (16384 / row_floats - reach) / g_.SH + 1));
+    while (threads > 1 && rows_ > 1 && g_.N * vblocks_ * ceil_div(g_.OH, rows_) < 4 * threads)
+      rows_ = ceil_div(rows_, 2);
+    bands_ = ceil_div(g_.OH, rows_);
+    Hq_ = (rows_ - 1) * g_.SH + reach;
+    scratch_floats_ = Hq_ * row_floats + (g_.OW + V) * V + 64;
+  }
+
+  void run_dwblock(const RunCtx& ctx) {
+    const float* x = ctx.at(in[0]);
+    float* y = ctx.at(out[0]);
+    const int V = ck_->vec;
+    const int64_t T = Kg_, plane = g_.H * g_.W;
+    const DwBlockGeom dg{g_.H, g_.W, g_.OH, g_.OW, g_.SH, g_.SW, g_.PT, g_.PL, Wq_,
+                         static_cast<int>(T), offs_.data(), (g_.KH - 1) * g_.DH + 1, Hq_};
+    ctx.pool->parallel_for(g_.N * vblocks_ * bands_, [&](int64_t task, int tid) {
+      const int64_t band = task % bands_, b = (task / bands_) % vblocks_, n = task / (bands_ * vblocks_);
+      const int nch = static_cast<int>(std::min<int64_t>(V, g_.C - b * V));
+      const int64_t oh0 = band * rows_, oh1 = std::min(g_.OH, oh0 + rows_);
+      const float* wb = weights_.get() + b * (T + 1) * V;
+      float* yb = y + (n * g_.C + b * V) * P_;
+      if (!ck_->dw_block(dg, x + (n * g_.C + b * V) * plane, plane, nch, wb, wb + T * V, act_, params_,
+                         oh0, oh1, ctx.thread_scratch(tid), yb, P_))
+        for (int c = 0; c < nch; ++c)
+          ctx.k->unary(yb + c * P_ + oh0 * g_.OW, yb + c * P_ + oh0 * g_.OW, (oh1 - oh0) * g_.OW, act_,
+                       params_);
     });
   }
 
@@ -467,6 +524,7 @@ class ConvOp : public Op {
   Tiling tiling_{};
   // depthwise
   int64_t Hq_ = 0, Wq_ = 0, phase_ = 0, rows_ = 1;
+  int64_t vblocks_ = 0, bands_ = 0;  // channel-blocked: Wq_ padded columns, Hq_ rows per band
   std::vector<int64_t> offs_;
   // Winograd
   int m_ = 0, alpha_ = 0;
@@ -483,6 +541,7 @@ const char* conv_algo_name(int algo) {
     case CONV_WINO2: return "winograd2";
     case CONV_WINO4: return "winograd4";
     case CONV_WINO6: return "winograd6";
+    case CONV_DWBLOCK: return "dwblock";
     default: return "auto";
   }
 }
@@ -491,6 +550,7 @@ std::vector<int> conv_candidates(const std::vector<int64_t>& ints, const KernelT
   const ConvGeom g = parse_geom(ints);
   std::vector<int> out{CONV_GEMM};
   if (depthwise_ok(g)) out.push_back(CONV_DEPTHWISE);
+  if (dwblock_ok(g)) out.push_back(CONV_DWBLOCK);
   if (winograd_ok(g, k)) out.insert(out.end(), {CONV_WINO2, CONV_WINO4, CONV_WINO6});
   return out;
 }

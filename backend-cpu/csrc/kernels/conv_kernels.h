@@ -15,6 +15,17 @@ struct DwGeom {
   const int64_t* offs;
 };
 
+// Depthwise over `vec` channels at once, held channel-interleaved ([row][col][vec]) in scratch:
+// every tap is one vector multiply-add of `vec` outputs for any map size or stride, so small maps
+// (7x7, 14x14) and stride 2 pay no per-plane or per-phase overhead.
+struct DwBlockGeom {
+  int64_t H, W, OH, OW, SH, SW, PT, PL, Wp;  // Wp: padded columns the outputs read
+  int taps;
+  const int64_t* offs;  // tap t reads offs[t] floats past the output's first tap (interleaved units)
+  int64_t reach;        // padded rows one output row reads: (KH - 1) * DH + 1
+  int64_t band_rows;    // local padded rows of the largest band (scratch sizing)
+};
+
 struct ConvKernels {
   int lanes;
   int vec;  // floats per native vector
@@ -30,6 +41,12 @@ struct ConvKernels {
   // the caller applies act). planes: phase planes (+32 floats); flat: rows * Wq (+32) floats.
   bool (*dw_plane)(const DwGeom& g, const float* x, const float* w, float bias, int act,
                    const float* params, float* planes, float* flat, float* y);
+  // Output rows [oh0, oh1) of `nch` <= vec channels (plane i at x + i * plane, y + i * oplane).
+  // w: taps x vec interleaved weights, bias: vec; act codes 0-5 fused (false: the caller applies
+  // act to those rows). scratch: band_rows * Wp * vec + (OW + vec) * vec floats.
+  bool (*dw_block)(const DwBlockGeom& g, const float* x, int64_t plane, int nch, const float* w,
+                   const float* bias, int act, const float* params, int64_t oh0, int64_t oh1,
+                   float* scratch, float* y, int64_t oplane);
   // Input transform of `lanes` tiles of one channel: d[alpha][alpha][lanes] (gathered patches) to
   // v[pos * vstride + lane] = (B^T d B)[pos] for pos < alpha^2. bt: alpha x alpha, row-major.
   void (*wino_in)(int alpha, const float* d, const float* bt, float* v, int64_t vstride);

@@ -174,7 +174,8 @@ def lower_conv(node: Node, env: Env) -> list[LOp]:
 
 # Conv algorithms (csrc/conv.h ConvAlgo); "auto" lets the op pick by its cost model. A choice the
 # geometry does not allow falls back to "auto" in the op.
-CONV_ALGOS = {"auto": 0, "gemm": 1, "depthwise": 2, "winograd2": 3, "winograd4": 4, "winograd6": 5}
+CONV_ALGOS = {"auto": 0, "gemm": 1, "depthwise": 2, "winograd2": 3, "winograd4": 4, "winograd6": 5,
+              "dwblock": 6}
 
 
 def conv_candidates(ints: list[int]) -> list[str]:
@@ -183,6 +184,8 @@ def conv_candidates(ints: list[int]) -> list[str]:
     names = ["gemm"]
     if G == C == M and SH <= 2 and SW <= 2:
         names.append("depthwise")
+    if G == C == M:
+        names.append("dwblock")
     if G == 1 and (KH, KW, SH, SW, DH, DW) == (3, 3, 1, 1, 1, 1):
         names += ["winograd2", "winograd4", "winograd6"]
     return names

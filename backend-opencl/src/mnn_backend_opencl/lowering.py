@@ -12,7 +12,7 @@ Layout ops are lowered through the reference kernel itself: applied at plan time
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import prod
+from math import isclose, prod
 from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
@@ -20,7 +20,7 @@ import numpy as np
 from mnn_core.dtypes import DType
 from mnn_core.ir import Node, TensorType
 from mnn_core.ops.fused import FUSABLE
-from mnn_core.ops.nn import _conv_transpose_geometry, _geometry
+from mnn_core.ops.nn import _conv_transpose_geometry, _geometry, _resize_matrix, _resize_plan
 from mnn_core.reference import run_node
 
 
@@ -351,9 +351,8 @@ def lower_mapped(node: Node, env: Env) -> list:
         fill = float(env.value(cv, "Pad value").reshape(-1)[0]) if cv else 0.0
         fills = (2,)
     if node.op == "Resize":
-        mode = node.attrs.get("mode", "nearest")
-        if mode != "nearest":
-            raise Unsupported(f"Resize mode {mode}")
+        if node.attrs.get("mode", "nearest") != "nearest":
+            return lower_resize(node, env)
         if node.attrs.get("coordinate_transformation_mode") == "tf_crop_and_resize":
             fill = float(node.attrs.get("extrapolation_value", 0.0))
     maps = index_map(node, env, fill_inputs=fills)
@@ -364,6 +363,85 @@ def lower_mapped(node: Node, env: Env) -> list:
                 raise Unsupported("index map shape disagrees with the inferred type")
             lops.append(gather_map(node.inputs[0], out, mapping.reshape(-1), env, node, fill_bits(fill, out, env)))
     return lops
+
+
+def lower_resize(node: Node, env: Env) -> list:
+    """Linear / cubic Resize: one `resample_axis` pass per resized axis, with tap tables built here
+    from the reference's own per-axis weight matrices (so every coordinate mode, exclude_outside and
+    antialias agree with it by construction)."""
+    x, y = node.inputs[0], node.outputs[0]
+    env.f32(x, y)
+    attrs = env.ops.get("Resize").resolve_attrs(node)
+    xs = env.shape(x)
+    roi, scales, sizes = (opt(node, i) for i in (1, 2, 3))
+    scales = env.value(scales, "Resize scales") if scales and not sizes else None
+    sizes = env.value(sizes, "Resize sizes") if sizes else None
+    out, factors, axes = _resize_plan(xs, attrs, scales, sizes)
+    if tuple(out) != env.shape(y):
+        raise Unsupported("Resize output shape disagrees with the inferred type")
+    starts, ends = {}, {}
+    values = env.value(roi, "Resize roi").astype(np.float64).reshape(-1) if roi else np.zeros(0)
+    if values.size:
+        k = len(values) // 2
+        where = axes if k == len(axes) else range(len(xs))
+        starts, ends = dict(zip(where, values[:k])), dict(zip(where, values[k:]))
+    passes = []
+    for axis in axes:
+        axis_roi = (starts.get(axis, 0.0), ends.get(axis, 1.0))
+        if isclose(factors[axis], 1.0) and out[axis] == xs[axis] and np.allclose(axis_roi, (0.0, 1.0)):
+            continue  # the reference leaves such axes untouched
+        weights, extrapolated = _resize_matrix(attrs, out[axis], xs[axis], factors[axis], axis_roi)
+        passes.append((axis, weights, extrapolated))
+    if not passes:
+        return [unary(x, y, "identity", prod(xs), node=node)]
+    lops, src, shape = [], x, list(xs)
+    fill = float(attrs["extrapolation_value"])
+    for step, (axis, weights, extrapolated) in enumerate(passes):
+        n_out, n_in = weights.shape
+        taps = max(1, int((weights != 0).sum(axis=1).max()))
+        idx = np.zeros((n_out, taps), np.int32)
+        wts = np.zeros((n_out, taps + 1), np.float32)
+        for j, row in enumerate(weights):
+            cols = np.flatnonzero(row)
+            idx[j, :len(cols)], wts[j, :len(cols)] = cols, row[cols]
+        if extrapolated is not None:
+            wts[extrapolated] = 0.0
+            wts[extrapolated, taps] = fill
+        outer, inner = prod(shape[:axis]), prod(shape[axis + 1:])
+        shape[axis] = n_out
+        dst = y if step == len(passes) - 1 else f"{y}::resize{step}"
+        lop = Launch("resample_axis", [T(src), T(dst), meta(np.concatenate([idx.reshape(-1), wts.reshape(-1).view(np.int32)])),
+                                       ("i", outer), ("i", n_in), ("i", n_out), ("i", inner), ("i", taps)],
+                     (outer * n_out * inner,), node)
+        if dst != y:
+            lop.temps = {dst: (tuple(shape), DType.F32)}
+        lops.append(lop)
+        src = dst
+    return lops
+
+
+GRID_MODES = {"nearest": 0, "linear": 1, "bilinear": 1, "cubic": 2, "bicubic": 2}
+GRID_PADDING = {"zeros": 0, "border": 1, "reflection": 2}
+
+
+def lower_grid_sample(node: Node, env: Env) -> list:
+    x, grid = node.inputs
+    y = node.outputs[0]
+    env.f32(x, grid, y)
+    attrs = env.ops.get("GridSample").resolve_attrs(node)
+    xs, gs = env.shape(x), env.shape(grid)
+    nsp = len(xs) - 2
+    if nsp not in (2, 3) or gs[-1] != nsp or len(gs) != nsp + 2 or gs[0] != xs[0]:
+        raise Unsupported(f"GridSample of input {xs} with grid {gs}")
+    if attrs["mode"] not in GRID_MODES or attrs["padding_mode"] not in GRID_PADDING:
+        raise Unsupported(f"GridSample mode {attrs['mode']} / padding {attrs['padding_mode']}")
+    if attrs["mode"] in ("cubic", "bicubic") and nsp != 2:
+        raise Unsupported("bicubic GridSample is 2-D only")
+    spatial = [1] * (3 - nsp) + list(xs[2:])
+    P = prod(gs[1:-1])
+    ints = [xs[0], xs[1], *spatial, P, nsp, GRID_MODES[attrs["mode"]], GRID_PADDING[attrs["padding_mode"]],
+            int(bool(attrs["align_corners"]))]
+    return [Launch("grid_sample", [T(x), T(grid), T(y), meta(ints)], (P, xs[0]), node)]
 
 
 def lower_concat(node: Node, env: Env) -> list:
@@ -718,7 +796,7 @@ LOWERINGS: dict[str, Callable[[Node, Env], list]] = {
     **{op: lower_reduce for op in REDUCE_KINDS}, "ArgMax": lower_arg, "ArgMin": lower_arg,
     "Softmax": lower_softmax, "LogSoftmax": lower_softmax, "LayerNormalization": lower_layernorm,
     "RMSNormalization": lower_layernorm, "InstanceNormalization": lower_instancenorm,
-    "GroupNormalization": lower_groupnorm, "BatchNormalization": lower_batchnorm, "LRN": lower_lrn,
+    "GroupNormalization": lower_groupnorm, "GridSample": lower_grid_sample, "BatchNormalization": lower_batchnorm, "LRN": lower_lrn,
 }
 SUPPORTED_DTYPES = {DType.F32, DType.I64, DType.I32, DType.BOOL}
 

@@ -224,10 +224,8 @@ class VulkanExecutable(Executable):
         def const_buffer(name: str):
             array = b.consts[name] if name in b.consts else _device_array(np.asarray(b.values[name]))
             host = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
-            buf = backend.const_cache(name, array) if name not in b.consts else None
-            if buf is None:
-                buf = device.alloc(max(host.nbytes, 4))
-                device.upload(buf, host, 0)
+            buf = device.alloc(max(host.nbytes, 4))
+            device.upload(buf, host, 0)
             return (buf, 0, max(host.nbytes, 4))
         # Intermediates: one arena, offsets from liveness over the step sequence.
         first: dict[str, int] = {}
@@ -361,7 +359,6 @@ class VulkanBackend(Backend):
         want_sg = str(config.options.get(OPT_SUBGROUPS, "1")).lower() not in ("0", "false", "off", "no")
         self.subgroups = want_sg and bool(info["subgroup_arithmetic"])
         self._env_cache: tuple = (None, None, None)
-        self._consts: dict = {}
         self.fallbacks: list[str] = []
 
     def make_allocator(self) -> Allocator:
@@ -381,9 +378,6 @@ class VulkanBackend(Backend):
     def builder(self, view: GraphView, types=None) -> Builder:
         all_types, values = self.env_for(view, types)
         return Builder(all_types, values, max_range=self.max_range, low_precision=self.fp16)
-
-    def const_cache(self, name, array):
-        return None
 
     def capability(self, view: GraphView) -> Claim:
         claimed, refused = set(), {}
@@ -426,7 +420,7 @@ class VulkanBackend(Backend):
         return VulkanExecutable(self, subgraph, view)
 
     def close(self) -> None:
-        self._consts.clear()
+        self._env_cache = (None, None, None)
 
 
 class VulkanFactory(BackendFactory):

@@ -323,8 +323,138 @@ static bool dw_plane(const DwGeom& g, const float* x, const float* w, float bias
   return act == code;
 }
 
-static const ConvKernels kConvKernels = {kLanes, kVec, dw_flat, bias_act, dw_plane, wino_in, wino_out,
-                                         wino_gather, wino_scatter};
+// ---- channel-interleaved depthwise ----------------------------------------------------------------
+typedef int32_t ivec __attribute__((vector_size(kVec * 4)));
+
+static inline ivec zip_mask(int half) {
+  ivec m;
+  for (int i = 0; i < kVec / 2; ++i) m[2 * i] = i + half * kVec / 2, m[2 * i + 1] = i + kVec + half * kVec / 2;
+  return m;
+}
+
+// In-register transpose of a kVec x kVec block: each round zips row i with row i + kVec/2, which
+// rotates the (row, column) index bits by one; log2(kVec) rounds swap rows and columns.
+static inline void transpose(vec* r) {
+  const ivec lo = zip_mask(0), hi = zip_mask(1);
+  for (int round = 1; round < kVec; round *= 2) {
+    vec t[kVec];
+    for (int i = 0; i < kVec / 2; ++i) {
+      t[2 * i] = __builtin_shuffle(r[i], r[i + kVec / 2], lo);
+      t[2 * i + 1] = __builtin_shuffle(r[i], r[i + kVec / 2], hi);
+    }
+    for (int i = 0; i < kVec; ++i) r[i] = t[i];
+  }
+}
+
+// Columns [0, n) of row `src` of nch planes into dst[col][vec]; missing channels read as zeros.
+static void interleave_row(const float* src, int64_t plane, int nch, int64_t n, float* dst) {
+  int64_t j = 0;
+  for (; j + kVec <= n; j += kVec) {
+    vec r[kVec];
+    for (int c = 0; c < kVec; ++c) r[c] = c < nch ? vload(src + c * plane + j) : vec{};
+    transpose(r);
+    for (int i = 0; i < kVec; ++i) vstore(dst + (j + i) * kVec, r[i]);
+  }
+  for (; j < n; ++j)
+    for (int c = 0; c < kVec; ++c) dst[j * kVec + c] = c < nch ? src[c * plane + j] : 0.f;
+}
+
+// The inverse: n interleaved columns back into rows of nch planes.
+static void deinterleave_row(const float* src, int64_t n, int nch, float* dst, int64_t plane) {
+  int64_t j = 0;
+  for (; j + kVec <= n; j += kVec) {
+    vec r[kVec];
+    for (int i = 0; i < kVec; ++i) r[i] = vload(src + (j + i) * kVec);
+    transpose(r);
+    for (int c = 0; c < nch; ++c) vstore(dst + c * plane + j, r[c]);
+  }
+  for (; j < n; ++j)
+    for (int c = 0; c < nch; ++c) dst[c * plane + j] = src[j * kVec + c];
+}
+
+template <int T, int ACT>
+static void dw_block_row(const float* src, int64_t OW, int64_t step, const int64_t* offs, const vec* wv,
+                         vec bias, const float* p, float* out) {
+  int64_t o[T];
+  for (int t = 0; t < T; ++t) o[t] = offs[t];
+  for (int64_t ow = 0; ow < OW; ++ow, src += step) {
+    vec acc = bias;
+    for (int t = 0; t < T; ++t) acc += wv[t] * vload(src + o[t]);
+    vstore(out + ow * kVec, activate_vec<ACT>(acc, p));
+  }
+}
+
+template <int ACT>
+static void dw_block_row_any(const float* src, int64_t OW, int64_t step, const int64_t* offs, int taps,
+                             const vec* wv, vec bias, const float* p, float* out) {
+  for (int64_t ow = 0; ow < OW; ++ow, src += step) {
+    vec acc = bias;
+    for (int t = 0; t < taps; ++t) acc += wv[t] * vload(src + offs[t]);
+    vstore(out + ow * kVec, activate_vec<ACT>(acc, p));
+  }
+}
+
+template <int ACT>
+static void dw_block_rows(const DwBlockGeom& g, const float* P, const float* w, const float* bias,
+                          const float* p, int64_t oh0, int64_t oh1, float* O, int nch, float* y,
+                          int64_t oplane) {
+  constexpr int kMaxTaps = 49;
+  vec wv[kMaxTaps];
+  const int taps = g.taps <= kMaxTaps ? g.taps : 0;
+  for (int t = 0; t < taps; ++t) wv[t] = vload(w + t * kVec);
+  const vec bv = vload(bias);
+  const int64_t step = g.SW * kVec;
+  for (int64_t oh = oh0; oh < oh1; ++oh) {
+    const float* src = P + (oh - oh0) * g.SH * g.Wp * kVec;
+    if (taps == 9) dw_block_row<9, ACT>(src, g.OW, step, g.offs, wv, bv, p, O);
+    else if (taps == 25) dw_block_row<25, ACT>(src, g.OW, step, g.offs, wv, bv, p, O);
+    else if (taps > 0) dw_block_row_any<ACT>(src, g.OW, step, g.offs, taps, wv, bv, p, O);
+    else {  // very large kernels: weights from memory
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        vec acc = bv;
+        for (int t = 0; t < g.taps; ++t) acc += vload(w + t * kVec) * vload(src + ow * step + g.offs[t]);
+        vstore(O + ow * kVec, activate_vec<ACT>(acc, p));
+      }
+    }
+    deinterleave_row(O, g.OW, nch, y + oh * g.OW, oplane);
+  }
+}
+
+static bool dw_block(const DwBlockGeom& g, const float* x, int64_t plane, int nch, const float* w,
+                     const float* bias, int act, const float* p, int64_t oh0, int64_t oh1,
+                     float* scratch, float* y, int64_t oplane) {
+  // Local padded rows of this band: padded row oh * SH + kh * DH of the output rows' reach.
+  const int64_t r0 = oh0 * g.SH - g.PT;
+  const int64_t nrows = (oh1 - 1 - oh0) * g.SH + g.reach;
+  float* P = scratch;
+  float* O = scratch + g.band_rows * g.Wp * kVec;
+  const int64_t left = g.PL < g.Wp ? g.PL : g.Wp;
+  const int64_t span = g.W < g.Wp - left ? g.W : g.Wp - left;  // input columns that are read
+  for (int64_t i = 0; i < nrows; ++i) {
+    float* row = P + i * g.Wp * kVec;
+    const int64_t ih = r0 + i;
+    if (ih < 0 || ih >= g.H || span <= 0) {
+      zero_floats(row, g.Wp * kVec);
+      continue;
+    }
+    zero_floats(row, left * kVec);
+    interleave_row(x + ih * g.W, plane, nch, span, row + left * kVec);
+    zero_floats(row + (left + span) * kVec, (g.Wp - left - span) * kVec);
+  }
+  const int code = act <= 5 ? act : 0;
+  switch (code) {
+    case 1: dw_block_rows<1>(g, P, w, bias, p, oh0, oh1, O, nch, y, oplane); break;
+    case 2: dw_block_rows<2>(g, P, w, bias, p, oh0, oh1, O, nch, y, oplane); break;
+    case 3: dw_block_rows<3>(g, P, w, bias, p, oh0, oh1, O, nch, y, oplane); break;
+    case 4: dw_block_rows<4>(g, P, w, bias, p, oh0, oh1, O, nch, y, oplane); break;
+    case 5: dw_block_rows<5>(g, P, w, bias, p, oh0, oh1, O, nch, y, oplane); break;
+    default: dw_block_rows<0>(g, P, w, bias, p, oh0, oh1, O, nch, y, oplane); break;
+  }
+  return act == code;
+}
+
+static const ConvKernels kConvKernels = {kLanes, kVec, dw_flat, bias_act, dw_plane, dw_block, wino_in,
+                                         wino_out, wino_gather, wino_scatter};
 
 }  // namespace MNN_KNS
 }  // namespace mnncpu
