@@ -63,29 +63,39 @@ def test_winograd_fused_activations(monkeypatch, isa, act):
     assert run_conv(monkeypatch, "winograd4", 7, 13, 9, 9, act=act, isa=isa) == "winograd4"
 
 
+DEPTHWISE = ["depthwise", "dwblock"]
+
+
 @pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("algo", DEPTHWISE)
 @pytest.mark.parametrize("k,stride,dilation", [(3, 1, 1), (3, 2, 1), (5, 1, 1), (5, 2, 1), (3, 1, 2),
                                                (3, 2, 2), (7, 2, 1), (2, 1, 1), (1, 2, 1)])
-@pytest.mark.parametrize("c,h,w", [(1, 1, 1), (3, 5, 5), (7, 17, 17), (13, 17, 6)])
-def test_depthwise(monkeypatch, isa, k, stride, dilation, c, h, w):
+@pytest.mark.parametrize("c,h,w", [(1, 1, 1), (3, 5, 5), (7, 17, 17), (13, 17, 6), (20, 9, 35)])
+def test_depthwise(monkeypatch, isa, algo, k, stride, dilation, c, h, w):
     pads = (1, 0, 0, 1) if k == 2 else None
-    got = run_conv(monkeypatch, "depthwise", c, c, h, w, k, stride, dilation, group=c, pads=pads,
+    got = run_conv(monkeypatch, algo, c, c, h, w, k, stride, dilation, group=c, pads=pads,
                    isa=isa, bias=c != 3)
-    assert got == "depthwise"
+    assert got == algo
 
 
 @pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("algo", DEPTHWISE)
 @pytest.mark.parametrize("act", ACTIVATIONS, ids=[a[0] or "none" for a in ACTIVATIONS])
-def test_depthwise_fused_activations(monkeypatch, isa, act):
+def test_depthwise_fused_activations(monkeypatch, isa, algo, act):
     for stride in (1, 2):
-        assert run_conv(monkeypatch, "depthwise", 7, 7, 9, 13, 3, stride, group=7, act=act, isa=isa) == "depthwise"
-    assert run_conv(monkeypatch, "depthwise", 5, 5, 11, 11, 5, 2, group=5, act=act, isa=isa) == "depthwise"
+        assert run_conv(monkeypatch, algo, 7, 7, 9, 13, 3, stride, group=7, act=act, isa=isa) == algo
+    assert run_conv(monkeypatch, algo, 5, 5, 11, 11, 5, 2, group=5, act=act, isa=isa) == algo
 
 
-def test_depthwise_batch_threads_asymmetric_pads(monkeypatch):
+@pytest.mark.parametrize("algo", DEPTHWISE)
+def test_depthwise_batch_threads_asymmetric_pads(monkeypatch, algo):
     for stride in (1, 2):
-        assert run_conv(monkeypatch, "depthwise", 13, 13, 17, 16, 3, stride, group=13, batch=2, threads=2,
-                        pads=(0, 2, 1, 0)) == "depthwise"
+        assert run_conv(monkeypatch, algo, 13, 13, 17, 16, 3, stride, group=13, batch=2, threads=2,
+                        pads=(0, 2, 1, 0)) == algo
+    # bands of output rows (a tall map, many tasks for two threads), stride 3, big pads
+    assert run_conv(monkeypatch, "dwblock", 9, 9, 300, 40, 3, 1, group=9, threads=2) == "dwblock"
+    assert run_conv(monkeypatch, "dwblock", 9, 9, 23, 29, 3, 3, group=9, pads=(3, 2, 0, 4)) == "dwblock"
+    assert run_conv(monkeypatch, "dwblock", 9, 9, 19, 19, 9, 1, group=9) == "dwblock"  # 81 taps
 
 
 @pytest.mark.parametrize("isa", ISAS)
@@ -100,7 +110,7 @@ def test_disallowed_choice_falls_back_and_auto_heuristic(monkeypatch):
     assert run_conv(monkeypatch, "depthwise", 8, 16, 9, 9, 1) == "gemm"
     # the cost model: Winograd on resnet-like layers, depthwise for depthwise, GEMM for the rest
     assert run_conv(monkeypatch, "auto", 64, 64, 28, 28).startswith("winograd")
-    assert run_conv(monkeypatch, "auto", 32, 32, 14, 14, group=32) == "depthwise"
+    assert run_conv(monkeypatch, "auto", 32, 32, 14, 14, group=32) == "dwblock"
     assert run_conv(monkeypatch, "auto", 16, 32, 14, 14, 1) == "gemm"
     assert run_conv(monkeypatch, "auto", 3, 4, 6, 6) == "gemm"  # too few channels to pay transforms
 
@@ -114,7 +124,7 @@ def test_candidates_are_exposed_to_the_tuner(monkeypatch):
     assert conv_candidates(ints) == ["gemm", "winograd2", "winograd4", "winograd6"]
     assert _native.conv_candidates(ints) == conv_candidates(ints)
     dw = [1, 16, 20, 20, 16, 10, 10, 5, 5, 2, 2, 1, 1, 2, 2, 16, 1, 1]
-    assert conv_candidates(dw) == _native.conv_candidates(dw) == ["gemm", "depthwise"]
+    assert conv_candidates(dw) == _native.conv_candidates(dw) == ["gemm", "depthwise", "dwblock"]
     assert set(CONV_ALGOS) >= {"auto", *conv_candidates(ints), *conv_candidates(dw)}
     # the lowering offers each candidate as a variant of the conv op (tuning.py measures them)
     from mnn_backend_cpu.lowering import Env, lower_conv

@@ -4,6 +4,7 @@ command buffer at resize; a run copies the inputs into their slots, submits once
 from __future__ import annotations
 
 import os
+import warnings
 import threading
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -184,8 +185,12 @@ class VulkanExecutable(Executable):
                     lower(node, b)
                 variant._finalize(b)
             except Unsupported as why:
-                if os.environ.get("MNN_VULKAN_NO_FALLBACK"):
-                    raise
+                # Silent fallback hides slow runs; it is opt-in, and loud when used.
+                if not os.environ.get("MNN_VULKAN_HOST_FALLBACK"):
+                    raise Unsupported(f"{why} (the values fed at run time need a form the Vulkan "
+                                      f"backend lacks; MNN_VULKAN_HOST_FALLBACK=1 runs such segments "
+                                      f"on the host instead)") from None
+                warnings.warn(f"vulkan segment {graph.name} runs on the host: {why}", RuntimeWarning)
                 variant = HostFallback(self.backend, graph, self.view, str(why))
             if len(self.variants) >= 16:
                 self.variants.pop(next(iter(self.variants)))
@@ -303,8 +308,9 @@ class VulkanExecutable(Executable):
 
 
 class HostFallback(Executable):
-    """Safety net for a value-dependent segment whose run-time values turn out to be unsupported:
-    the reference kernels run it on the host (counted in `VulkanBackend.fallbacks`)."""
+    """Opt-in (MNN_VULKAN_HOST_FALLBACK=1) safety net for a value-dependent segment whose run-time
+    values turn out to be unsupported: the reference kernels run it on the host (counted in
+    `VulkanBackend.fallbacks`)."""
 
     def __init__(self, backend, subgraph: Graph, view: GraphView, reason: str) -> None:
         self.backend, self.subgraph, self.view, self.reason = backend, subgraph, view, reason
