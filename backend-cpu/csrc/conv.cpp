@@ -374,15 +374,15 @@ class ConvOp : public Op {
     const int64_t reach = (g_.KH - 1) * g_.DH + 1;
     for (int64_t kh = 0; kh < g_.KH; ++kh)
       for (int64_t kw = 0; kw < g_.KW; ++kw) offs_.push_back((kh * g_.DH * Wq_ + kw * g_.DW) * V);
-    // Output rows per band: the interleaved input band stays within ~64 KiB (L1/L2), and with
+    // Output rows per band: the interleaved input band stays within ~32 KiB (L1/L2), and with
     // several threads there are enough (block, band) tasks to balance.
     const int64_t row_floats = Wq_ * V;
-    rows_ = std::max<int64_t>(1, std::min(g_.OH, (16384 / row_floats - reach) / g_.SH + 1));
+    rows_ = std::max<int64_t>(1, std::min(g_.OH, (8192 / row_floats - reach) / g_.SH + 1));
     while (threads > 1 && rows_ > 1 && g_.N * vblocks_ * ceil_div(g_.OH, rows_) < 4 * threads)
       rows_ = ceil_div(rows_, 2);
     bands_ = ceil_div(g_.OH, rows_);
     Hq_ = (rows_ - 1) * g_.SH + reach;
-    scratch_floats_ = Hq_ * row_floats + (g_.OW + V) * V + 64;
+    scratch_floats_ = Hq_ * row_floats + (rows_ * g_.OW + V) * V + 64;
   }
 
   void run_dwblock(const RunCtx& ctx) {

@@ -8,6 +8,7 @@
 #include "conv.h"
 #include "gemm.h"
 #include "ops_extra.h"
+#include "ops_vision.h"
 
 namespace mnncpu {
 namespace {
@@ -169,7 +170,9 @@ class PoolOp : public Op {
  public:
   // ints: planes H W OH OW KH KW SH SW DH DW PT PL PB PR is_max count_include_pad
   explicit PoolOp(const std::vector<int64_t>& v) : v_(v) { check(v.size() == 17, "pool: expected 17 ints"); }
-  int64_t scratch_bytes() const override { return v_[4] * 4 + 64; }
+  int64_t scratch_bytes() const override {
+    return pool_scratch_floats(v_[4], v_[5], v_[6], v_[8], v_[9], v_[10]) * 4 + 64;
+  }
 
   void run(const RunCtx& ctx) override {
     const float* x = ctx.at(in[0]);
@@ -195,6 +198,13 @@ class ReduceOp : public Op {
     const float* x = ctx.at(in[0]);
     float* y = ctx.at(out[0]);
     const int64_t outer = v_[0], n = v_[1], inner = v_[2], kind = v_[3];
+    if (inner == 1 && n > 0) {  // global pooling, last-axis reductions: contiguous rows, in chunks
+      const int64_t per = std::max<int64_t>(1, 4096 / n);  // rows per task: no per-row dispatch
+      ctx.pool->parallel_for(ceil_div(outer, per), [&](int64_t t, int) {
+        for (int64_t o = t * per; o < std::min(outer, (t + 1) * per); ++o) y[o] = reduce_row(x + o * n, n, kind);
+      });
+      return;
+    }
     ctx.pool->parallel_for(outer, [&](int64_t o, int) {
       const float* xo = x + o * n * inner;
       float* yo = y + o * inner;
@@ -210,6 +220,29 @@ class ReduceOp : public Op {
   }
 
  private:
+  // 8 partial results: a single accumulator is a serial chain, 8 lanes vectorise.
+  static float reduce_row(const float* x, int64_t n, int64_t kind) {
+    float acc[8];
+    for (int l = 0; l < 8; ++l) acc[l] = kind >= 2 ? x[0] : 0.f;
+    int64_t j = 0;
+    if (kind <= 1) {
+      for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; ++l) acc[l] += x[j + l];
+    } else if (kind == 2) {
+      for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; ++l) acc[l] = x[j + l] > acc[l] ? x[j + l] : acc[l];
+    } else {
+      for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; ++l) acc[l] = x[j + l] < acc[l] ? x[j + l] : acc[l];
+    }
+    float r = acc[0];
+    for (int l = 1; l < 8; ++l)
+      r = kind <= 1 ? r + acc[l] : kind == 2 ? (acc[l] > r ? acc[l] : r) : (acc[l] < r ? acc[l] : r);
+    for (; j < n; ++j)
+      r = kind <= 1 ? r + x[j] : kind == 2 ? (x[j] > r ? x[j] : r) : (x[j] < r ? x[j] : r);
+    return kind == 1 ? r / static_cast<float>(n) : r;
+  }
+
   std::vector<int64_t> v_;
 };
 
@@ -474,7 +507,9 @@ std::unique_ptr<Op> make_op(const std::string& kind, const std::vector<int>& in,
   else if (kind == "gather") op.reset(new GatherOp(v));
   else if (kind == "softmax") op.reset(new SoftmaxOp(v));
   else if (kind == "layernorm") op.reset(new LayerNormOp(v, f, w));
-  else if (!(op = make_extra_op(kind, v, f, k, threads)))
+  else if (kind.rfind("v_", 0) == 0) op = make_vision_op(kind, v, f, w);
+  else op = make_extra_op(kind, v, f, k, threads);
+  if (!op)
     throw std::invalid_argument("unknown native op '" + kind + "'");
   op->in = in;
   op->out = out;

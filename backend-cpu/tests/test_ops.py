@@ -12,21 +12,25 @@ ISAS = isas()
     ("MaxPool", dict(kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1))),
     ("MaxPool", dict(kernel_shape=(2, 2), strides=(2, 2), ceil_mode=1)),
     ("MaxPool", dict(kernel_shape=(3, 3), dilations=(2, 2), pads=(2, 2, 2, 2))),
+    ("MaxPool", dict(kernel_shape=(3, 3), strides=(2, 2), ceil_mode=1)),  # squeezenet
+    ("MaxPool", dict(kernel_shape=(5, 4), strides=(2, 2), pads=(2, 0, 1, 3))),
+    ("MaxPool", dict(kernel_shape=(3, 3), strides=(3, 1), pads=(1, 2, 0, 1))),
     ("AveragePool", dict(kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1))),
     ("AveragePool", dict(kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1), count_include_pad=1)),
     ("AveragePool", dict(kernel_shape=(3, 2), strides=(2, 2), ceil_mode=1, count_include_pad=1)),
     ("AveragePool", dict(kernel_shape=(5, 5), auto_pad="SAME_UPPER")),
 ])
 def test_pool(isa, op, attrs):
-    for shape in [(1, 3, 17, 17), (2, 7, 5, 6), (1, 1, 3, 3)]:
+    for shape in [(1, 3, 17, 17), (2, 7, 5, 6), (1, 1, 3, 3), (1, 2, 23, 45)]:
         x = rand(*shape)
         check(graph_of(node(op, ["x"], **attrs), {"x": x}), {"x": x}, isa)
 
 
 @pytest.mark.parametrize("op", ["GlobalAveragePool", "GlobalMaxPool"])
 def test_global_pool(op):
-    x = rand(2, 13, 7, 5)
-    check(graph_of(node(op, ["x"]), {"x": x}), {"x": x}, threads=2)
+    for shape in [(2, 13, 7, 5), (1, 300, 3, 3), (1, 5, 1, 1)]:  # 8-lane rows + tails, many rows per task
+        x = rand(*shape)
+        check(graph_of(node(op, ["x"]), {"x": x}), {"x": x}, threads=2)
 
 
 @pytest.mark.parametrize("isa", ISAS)

@@ -43,7 +43,7 @@ struct ConvKernels {
                    const float* params, float* planes, float* flat, float* y);
   // Output rows [oh0, oh1) of `nch` <= vec channels (plane i at x + i * plane, y + i * oplane).
   // w: taps x vec interleaved weights, bias: vec; act codes 0-5 fused (false: the caller applies
-  // act to those rows). scratch: band_rows * Wp * vec + (OW + vec) * vec floats.
+  // act to those rows). scratch: band_rows * Wp * vec + ((oh1 - oh0) * OW + vec) * vec floats.
   bool (*dw_block)(const DwBlockGeom& g, const float* x, int64_t plane, int nch, const float* w,
                    const float* bias, int act, const float* params, int64_t oh0, int64_t oh1,
                    float* scratch, float* y, int64_t oplane);

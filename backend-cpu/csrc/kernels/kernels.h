@@ -26,7 +26,7 @@ struct KernelTable {
                     float bias, float* out, int64_t OH, int64_t OW, int act, const float* params,
                     float* padded);
   // padded: scratch of ((OH-1)*SH + (KH-1)*DH + 1) * ((OW-1)*SW + (KW-1)*DW + 1) floats.
-  // One plane of 2-D max/average pooling; colcount: OW floats of scratch.
+  // One plane of 2-D max/average pooling; colcount: scratch of pool_scratch_floats() floats.
   void (*pool2d)(const float* in, int64_t H, int64_t W, float* out, int64_t OH, int64_t OW,
                  int64_t KH, int64_t KW, int64_t SH, int64_t SW, int64_t DH, int64_t DW, int64_t PT,
                  int64_t PL, int64_t PB, int64_t PR, bool is_max, bool include_pad, float* colcount);
@@ -36,6 +36,12 @@ struct KernelTable {
   void (*layernorm)(const float* x, float* y, int64_t n, const float* scale, const float* bias,
                     float eps);
 };
+
+// Scratch pool2d needs: column counts, max pooling's ring of row maxima, a padded row, ring tags.
+inline int64_t pool_scratch_floats(int64_t OW, int64_t KH, int64_t KW, int64_t SW, int64_t DH, int64_t DW) {
+  const int64_t OWp = (OW + 15) / 16 * 16, span = (OW - 1) * SW + (KW - 1) * DW + 1;
+  return OWp * (1 + (KH - 1) * DH + 1) + (span + 2 * KW + 15) / 16 * 16 + 2 * ((KH - 1) * DH + 1) + 16;
+}
 
 const KernelTable* baseline_table();
 #ifdef MNN_X86

@@ -17,7 +17,7 @@ from mnn_core.ir import Graph, TensorType, node_reads
 from mnn_core.memory import Lifetime, plan_memory
 from mnn_core.shape_inference import infer_types
 
-from .lowering import Env, LOp, Unsupported, lower
+from .lowering import Env, LOp, NeedsValue, Unsupported, lower
 from .tuning import Tuner, time_runs
 
 ARENA, CONST, INPUT, OUTPUT = 0, 1, 2, 3
@@ -157,6 +157,11 @@ class CpuExecutable(Executable):
         self.subgraph = subgraph
         self.view = view
         self.native: Optional[NativePlan] = None
+        self.env: Optional[Env] = None
+        # Segment inputs whose values shape the plan (axes, pads, scales fed at run time): plans
+        # are then made per value, when a run brings them, and kept by value.
+        self.needs: list[str] = []
+        self.specialised: dict[tuple, NativePlan] = {}
 
     def resize(self, input_types: Sequence[TensorType]) -> None:
         graph = self.subgraph
@@ -165,16 +170,48 @@ class CpuExecutable(Executable):
             types, _ = infer_types(self.view.graph, self.view.ops,
                                    {**{n: self.view.types[n] for n in self.view.graph.inputs},
                                     **dict(zip(graph.inputs, input_types))})
-        env = self.backend.env_for(self.view, types)
+        self.env = env = self.backend.env_for(self.view, types)
+        self.needs, self.specialised, self.native = [], {}, None
+        try:
+            self.native = self._build(env)
+        except NeedsValue as need:
+            if need.name not in graph.inputs:
+                raise
+            self.needs.append(need.name)
+
+    def _build(self, env: Env) -> NativePlan:
         lops = []
-        for node in graph.nodes:
+        for node in self.subgraph.nodes:
             lops.extend(lower(node, env))
-        self.native = NativePlan(lops, graph.inputs, graph.outputs, env, self.backend.pool,
-                                 self.backend.isa, self.backend.pack_tokens, self.backend.tuner)
+        return NativePlan(lops, self.subgraph.inputs, self.subgraph.outputs, env, self.backend.pool,
+                          self.backend.isa, self.backend.pack_tokens, self.backend.tuner)
+
+    def _specialise(self, inputs) -> NativePlan:
+        """The plan for the values of the structural inputs this run brings."""
+        by_name = dict(zip(self.subgraph.inputs, inputs))
+        while True:
+            values = {n: np.ascontiguousarray(by_name[n]) for n in self.needs}
+            key = tuple((n, v.dtype.str, v.shape, v.tobytes()) for n, v in values.items())
+            plan = self.specialised.get(key)
+            if plan is not None:
+                return plan
+            try:
+                plan = self._build(Env(self.env.types, {**self.env.values, **values}))
+            except NeedsValue as need:  # one more structural input to read
+                if need.name not in self.subgraph.inputs or need.name in self.needs:
+                    raise
+                self.needs.append(need.name)
+                continue
+            if len(self.specialised) >= 16:
+                self.specialised.pop(next(iter(self.specialised)))
+            self.specialised[key] = plan
+            return plan
 
     def run(self, inputs, profiler=None) -> list:
-        if self.native is None:
+        if self.env is None:
             self.resize([TensorType.of(x) for x in inputs])
+        if self.needs:
+            self.native = self._specialise(inputs)
         start = time.perf_counter_ns()
         outs = self.native.run(inputs, profile=profiler is not None)
         if profiler is not None:
@@ -225,6 +262,12 @@ class CpuBackend(Backend):
             try:
                 lower(node, env)
                 claimed.add(i)
+            except NeedsValue as need:
+                # a small structural input fed at run time: the plan is specialised on its value
+                if need.name in view.graph.inputs and (env.type(need.name).numel or 0) <= 64:
+                    claimed.add(i)
+                else:
+                    refused[i] = str(need)
             except Unsupported as why:
                 refused[i] = str(why)
             except Exception as error:  # a lowering bug must not break planning: leave it to others

@@ -26,6 +26,15 @@ class Unsupported(Exception):
     """The node cannot run on the CPU backend; the message says why."""
 
 
+class NeedsValue(Unsupported):
+    """A structural input (axes, pads, scales, ...) is known only at run time; the executable can
+    specialise its plan on the value of `name` (backend.py)."""
+
+    def __init__(self, name: str, what: str) -> None:
+        super().__init__(f"{what} ({name!r}) must be known at plan time")
+        self.name = name
+
+
 @dataclass
 class LOp:
     kind: str
@@ -63,7 +72,7 @@ class Env:
 
     def value(self, name: str, what: str) -> np.ndarray:
         if name not in self.values:
-            raise Unsupported(f"{what} ({name!r}) must be known at plan time")
+            raise NeedsValue(name, what)
         return np.asarray(self.values[name])
 
     def f32(self, *names: str) -> None:
@@ -631,10 +640,18 @@ def lower(node: Node, env: Env) -> list[LOp]:
     fn = LOWERINGS.get(node.op)
     if fn is None:
         raise Unsupported(f"no CPU kernel for {node.op}")
-    for name in outs:
-        if prod(env.shape(name)) == 0:
-            raise Unsupported(f"{name!r} is empty")
+    empty = [name for name in outs if prod(env.shape(name)) == 0]
+    if empty and len(empty) == len(outs):  # nothing to compute; the ops only give them a slot
+        return [LOp("v_imap", [], [name], [env.type(name).dtype.itemsize, 0, 0, 0, 0], node=node)
+                for name in empty]
+    if empty and node.op != "Split":  # Split copies zero elements into its empty parts
+        raise Unsupported(f"{empty[0]!r} is empty")
     for name in node.inputs:
         if name:
             env.type(name)
     return fn(node, env)
+
+
+from .lowering_vision import register as _register_vision  # noqa: E402 (needs the names above)
+
+_register_vision(LOWERINGS)

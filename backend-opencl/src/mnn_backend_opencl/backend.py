@@ -83,13 +83,16 @@ class NativePlan:
             for lop in lower(node, env):
                 if isinstance(lop, Alias):
                     root[lop.dst] = root.get(lop.src, lop.src)
-                else:
+                elif prod(lop.grid):  # launches over empty tensors have nothing to do
                     launches.append(lop)
                     temps.update(lop.temps)
         resolve = lambda name: root.get(name, name)
         written = {resolve(a[1]) for l in launches for a in l.args[2:] if a[0] == "t"}
         # Every graph output gets a launch writing its own buffer (aliases, constants, pass-throughs).
         for name in self.outputs:
+            if prod(env.shape(name)) == 0:
+                root.pop(name, None)
+                continue
             src = resolve(name)
             if src != name or not any(_writes(l, name, resolve) for l in launches):
                 n = prod(env.shape(name))

@@ -209,6 +209,11 @@ def lower_binary(node: Node, env: Env) -> list:
     grid = (prod(ys),)
     tensors = [T(a), T(b), T(y), bcast_meta(ys, env.shape(a), env.shape(b)), ("i", prod(ys))]
     da, db = env.dtype(a), env.dtype(b)
+    if node.op == "Pow" and da is not db:
+        names = {DType.F32: "f", DType.I32: "i32", DType.I64: "i64"}
+        if da not in names or db not in names:
+            raise Unsupported(f"Pow of {da} and {db}")
+        return [Launch(f"pow_{names[da]}_{names[db]}", tensors, grid, node)]
     if da is not db:
         raise Unsupported(f"{node.op} of {da} and {db}")
     if node.op in LOGIC:
@@ -224,11 +229,13 @@ def lower_binary(node: Node, env: Env) -> list:
         return [Launch(f"{COMPARE[node.op]}_{suffix}", tensors, grid, node)]
     if node.op == "Mod" and da is DType.F32 and not node.attrs.get("fmod", 0):
         return [Launch("binary_mod", tensors, grid, node)]
+    if node.op == "Mod" and da in INT_SUFFIX:
+        return [Launch(f"{'fmod' if node.attrs.get('fmod', 0) else 'mod'}_{INT_SUFFIX[da]}", tensors, grid, node)]
     if node.op == "Mod":
         if da is not DType.F32:
             raise Unsupported(f"Mod on {da}")
         return [Launch("binary_fmod", tensors, grid, node)]
-    if da in INT_SUFFIX and node.op in ("Add", "Sub", "Mul", "Max", "Min"):
+    if da in INT_SUFFIX and node.op in ("Add", "Sub", "Mul", "Max", "Min", "Div", "Pow"):
         return [Launch(f"{BINARY[node.op]}_{INT_SUFFIX[da]}", tensors, grid, node)]
     env.f32(a, b, y)
     return [Launch(f"binary_{BINARY[node.op]}", tensors, grid, node)]
@@ -613,14 +620,11 @@ def lower_gemm(node: Node, env: Env) -> list:
 def lower_pool(node: Node, env: Env) -> list:
     x, y = node.inputs[0], node.outputs[0]
     env.f32(x, y)
-    if len([o for o in node.outputs if o]) > 1:
-        raise Unsupported("MaxPool indices output")
+    indices = node.outputs[1] if node.op == "MaxPool" and len(node.outputs) > 1 and node.outputs[1] else None
     xs, ys = env.shape(x), env.shape(y)
     n = len(xs) - 2
     if not 1 <= n <= 3:
         raise Unsupported(f"{n}-D pooling")
-    if node.op == "MaxPool" and node.attrs.get("storage_order", 0):
-        raise Unsupported("MaxPool storage_order")
     kernel = [int(k) for k in node.attrs["kernel_shape"]]
     attrs = {"auto_pad": node.attrs.get("auto_pad") or "NOTSET", "strides": node.attrs.get("strides"),
              "dilations": node.attrs.get("dilations"), "pads": node.attrs.get("pads")}
@@ -632,8 +636,9 @@ def lower_pool(node: Node, env: Env) -> list:
     pad = lambda v, fill: [fill] * (3 - n) + list(v)
     ints = [xs[0] * xs[1], *pad(xs[2:], 1), *pad(out, 1), *pad(kernel, 1), *pad(strides, 1),
             *pad(dilations, 1), *pad(begins, 0), *pad(ends, 0), int(node.op == "MaxPool"),
-            int(node.attrs.get("count_include_pad", 0))]
-    return [Launch("pool", [T(x), T(y), meta(ints)], (prod(out), xs[0] * xs[1]), node)]
+            int(node.attrs.get("count_include_pad", 0)), int(indices is not None),
+            int(bool(node.attrs.get("storage_order", 0)))]
+    return [Launch("pool", [T(x), T(y), T(indices or y), meta(ints)], (prod(out), xs[0] * xs[1]), node)]
 
 
 REDUCE_KINDS = {"ReduceSum": 0, "ReduceMean": 1, "ReduceMax": 2, "ReduceMin": 3, "ReduceProd": 4,
@@ -675,8 +680,9 @@ def lower_reduce(node: Node, env: Env) -> list:
     if axes is None or not xs:
         n = prod(xs)
         return [unary(x, y, "identity", n, node=node)] if node.op in ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd") else _reduce_noop(node, env)
-    if any(xs[a] == 0 for a in axes):
-        raise Unsupported("reduction over an empty axis")
+    if any(xs[a] == 0 for a in axes):  # every output is the reduction's identity: ask the reference
+        value = run_node(Node(node.op, [x], [y], dict(node.attrs)), [np.zeros(xs, np.float32)], env.ops)[0]
+        return [fill(y, float(np.asarray(value).reshape(-1)[0]), env, node)]
     lops: list = []
     src, outer, n, inner = _to_reduce_view(node, env, x, xs, axes, lops)
     lops.append(Launch("reduce", [T(src), T(y), ("i", outer), ("i", n), ("i", inner), ("i", REDUCE_KINDS[node.op])],
@@ -782,6 +788,91 @@ def lower_lrn(node: Node, env: Env) -> list:
                            ("f", float(node.attrs.get("bias", 1.0)))], (total,), node)]
 
 
+# ---- ordering, scattering, detection -------------------------------------------------------------
+def lower_topk(node: Node, env: Env) -> list:
+    x = node.inputs[0]
+    values, indices = node.outputs
+    dt = env.dtype(x)
+    suffix = "f" if dt is DType.F32 else INT_SUFFIX.get(dt)
+    if suffix is None or env.dtype(values) is not dt:
+        raise Unsupported(f"TopK on {dt}")
+    xs = env.shape(x)
+    axis = int(node.attrs.get("axis", -1)) % len(xs)
+    k = env.shape(values)[axis]  # the declared output says k, even when the k input is fed at run time
+    if env.dtype(indices) is not DType.I64:
+        raise Unsupported("TopK indices must be int64")
+    outer, n, inner = prod(xs[:axis]), xs[axis], prod(xs[axis + 1:])
+    return [Launch(f"topk_{suffix}", [T(x), T(values), T(indices), ("i", outer), ("i", n), ("i", inner), ("i", k),
+                            ("i", int(node.attrs.get("largest", 1)))], (outer * n * inner,), node)]
+
+
+SCATTER_REDUCTIONS = {"none": 0, "add": 1, "mul": 2, "max": 3, "min": 4}
+
+
+def lower_scatter_nd(node: Node, env: Env) -> list:
+    data, idx, upd = node.inputs
+    y = node.outputs[0]
+    env.f32(data, upd, y)
+    if env.dtype(idx) is not DType.I64:
+        raise Unsupported("ScatterND indices must be int64")
+    reduction = node.attrs.get("reduction", "none") or "none"
+    if reduction not in SCATTER_REDUCTIONS:
+        raise Unsupported(f"ScatterND reduction {reduction}")
+    ds, ids = env.shape(data), env.shape(idx)
+    k = ids[-1]
+    slice_ = prod(ds[k:])
+    ints = [prod(ids[:-1]), k, slice_, *ds[:k], *strides_of(ds)[:k]]
+    return [unary(data, y, "identity", prod(ds), node=node),
+            Launch("scatter_nd", [T(idx), T(upd), T(y), meta(ints), ("i", SCATTER_REDUCTIONS[reduction])],
+                   (slice_,), node, tunable=False)]
+
+
+def lower_range(node: Node, env: Env) -> list:
+    start, _, delta = node.inputs
+    y = node.outputs[0]
+    dt = env.dtype(y)
+    suffix = "f" if dt is DType.F32 else INT_SUFFIX.get(dt)
+    if suffix is None or any(env.dtype(n) is not dt for n in node.inputs):
+        raise Unsupported(f"Range of {dt}")
+    n = prod(env.shape(y))  # the length comes from the (declared or inferred) output type
+    return [Launch(f"range_{suffix}", [T(start), T(delta), T(y), ("i", n)], (n,), node)]
+
+
+def lower_roi_align(node: Node, env: Env) -> list:
+    x, rois, bidx = node.inputs
+    y = node.outputs[0]
+    env.f32(x, rois, y)
+    attrs = env.ops.get("RoiAlign").resolve_attrs(node)
+    if env.dtype(bidx) is not DType.I64 or attrs["mode"] not in ("avg", "max"):
+        raise Unsupported("RoiAlign needs int64 batch indices and avg/max mode")
+    xs, ys = env.shape(x), env.shape(y)
+    if len(xs) != 4:
+        raise Unsupported("RoiAlign on a non-4-D input")
+    ints = [xs[1], xs[2], xs[3], ys[2], ys[3], int(attrs["sampling_ratio"]),
+            int(attrs["coordinate_transformation_mode"] == "half_pixel"), int(attrs["mode"] == "max")]
+    return [Launch("roi_align", [T(x), T(rois), T(bidx), T(y), meta(ints), ("f", float(attrs["spatial_scale"]))],
+                   (ys[2] * ys[3], ys[1], ys[0]), node)]
+
+
+def lower_nms(node: Node, env: Env) -> list:
+    boxes, scores = node.inputs[:2]
+    limit, iou, floor = (opt(node, i) for i in (2, 3, 4))
+    y = node.outputs[0]
+    env.f32(boxes, scores, iou, floor)
+    if limit and env.dtype(limit) is not DType.I64:
+        raise Unsupported("NonMaxSuppression max_output_boxes_per_class must be int64")
+    N, B, _ = env.shape(boxes)
+    C = env.shape(scores)[1]
+    rows = env.shape(y)[0]  # the selection's size is data-dependent: only a declared type gives it
+    state = f"{y}::state"
+    ints = [N, B, C, rows, int(node.attrs.get("center_point_box", 0)), int(bool(limit)), int(bool(iou)),
+            int(bool(floor))]
+    lop = Launch("nms", [T(boxes), T(scores), T(limit or y), T(iou or boxes), T(floor or boxes), T(y), T(state),
+                         meta(ints)], (1,), node, tunable=False)
+    lop.temps = {state: ((B,), DType.I32)}
+    return [lop]
+
+
 MAPPED = ("Transpose", "Slice", "Expand", "Tile", "Pad", "DepthToSpace", "SpaceToDepth", "Resize", "Upsample",
           "GatherElements", "Split", "Trilu", "ReverseSequence")
 LOWERINGS: dict[str, Callable[[Node, Env], list]] = {
@@ -796,7 +887,8 @@ LOWERINGS: dict[str, Callable[[Node, Env], list]] = {
     **{op: lower_reduce for op in REDUCE_KINDS}, "ArgMax": lower_arg, "ArgMin": lower_arg,
     "Softmax": lower_softmax, "LogSoftmax": lower_softmax, "LayerNormalization": lower_layernorm,
     "RMSNormalization": lower_layernorm, "InstanceNormalization": lower_instancenorm,
-    "GroupNormalization": lower_groupnorm, "GridSample": lower_grid_sample, "BatchNormalization": lower_batchnorm, "LRN": lower_lrn,
+    "TopK": lower_topk, "ScatterND": lower_scatter_nd, "Range": lower_range, "RoiAlign": lower_roi_align,
+    "NonMaxSuppression": lower_nms, "GroupNormalization": lower_groupnorm, "GridSample": lower_grid_sample, "BatchNormalization": lower_batchnorm, "LRN": lower_lrn,
 }
 SUPPORTED_DTYPES = {DType.F32, DType.I64, DType.I32, DType.BOOL}
 
@@ -815,7 +907,6 @@ def lower(node: Node, env: Env) -> list:
         t = env.type(name)
         if t.dtype not in SUPPORTED_DTYPES:
             raise Unsupported(f"{name!r} is {t.dtype}; f32, i64, i32 and bool are supported")
-    for name in outs:
-        if prod(env.shape(name)) == 0:
-            raise Unsupported(f"{name!r} is empty")
+    if outs and all(prod(env.shape(name)) == 0 for name in outs):
+        return []  # nothing to compute; the plan drops launches over empty ranges
     return fn(node, env)

@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-KERNEL_FILES = ("common.cl", "elementwise.cl", "nn.cl", "reduce.cl", "data.cl")
+KERNEL_FILES = ("common.cl", "elementwise.cl", "nn.cl", "reduce.cl", "data.cl", "select.cl")
 TUNING_MODES = ("none", "fast", "normal", "heavy")
 _lock = threading.Lock()
 

@@ -234,6 +234,69 @@ static void pool2d(const float* in, int64_t H, int64_t W, float* out, int64_t OH
     }
     colcount[ow] = static_cast<float>(c);
   }
+  if (is_max) {
+    // Separable: the window max along each input row (computed once per row, kept in a ring of
+    // the rows one output row reads), then the max of those rows, contiguous and vectorised.
+    const int64_t OWp = (OW + 15) & ~int64_t(15);
+    const int64_t R = (KH - 1) * DH + 1, span = (OW - 1) * SW + (KW - 1) * DW + 1;
+    float* ring = colcount + OWp;
+    float* pad = ring + R * OWp;                      // the row padded with -inf: span floats
+    int64_t* held = reinterpret_cast<int64_t*>(pad + ((span + 2 * KW + 15) & ~int64_t(15)));
+    for (int64_t r = 0; r < R; ++r) held[r] = -1;
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      float* orow = out + oh * OW;
+      int64_t any = 0;
+      for (int64_t kh = 0; kh < KH; ++kh) {
+        const int64_t ih = oh * SH - PT + kh * DH;
+        if (ih < 0 || ih >= H) continue;
+        float* hrow = ring + (ih % R) * OWp;
+        if (held[ih % R] != ih) {
+          held[ih % R] = ih;
+          const float* irow = in + ih * W;
+          if (SW == 2 && DW == 1) {  // even and odd columns apart: every window tap is contiguous
+            const int64_t half = (span + KW + 1) / 2;
+            float* ev = pad;
+            float* od = pad + half;
+            // interior columns [lo, hi): both phases inside the row, no checks (vectorises)
+            int64_t lo = (PL + 1) / 2, hi = (W + PL - 1) / 2;
+            lo = lo < half ? lo : half;
+            hi = hi < half ? (hi > lo ? hi : lo) : half;
+            const float* src = irow - PL;
+            for (int64_t j = lo; j < hi; ++j) ev[j] = src[2 * j], od[j] = src[2 * j + 1];
+            for (int64_t j = 0; j < half; ++j) {
+              if (j == lo) j = hi;
+              if (j >= half) break;
+              const int64_t i0 = 2 * j - PL, i1 = i0 + 1;
+              ev[j] = i0 >= 0 && i0 < W ? irow[i0] : -INFINITY;
+              od[j] = i1 >= 0 && i1 < W ? irow[i1] : -INFINITY;
+            }
+            for (int64_t ow = 0; ow < OW; ++ow) hrow[ow] = ev[ow];
+            for (int64_t kw = 1; kw < KW; ++kw) {
+              const float* q = (kw & 1 ? od : ev) + kw / 2;
+              for (int64_t ow = 0; ow < OW; ++ow) hrow[ow] = hrow[ow] > q[ow] ? hrow[ow] : q[ow];
+            }
+          } else {
+            for (int64_t j = 0; j < span; ++j) {
+              const int64_t iw = j - PL;
+              pad[j] = iw >= 0 && iw < W ? irow[iw] : -INFINITY;
+            }
+            for (int64_t ow = 0; ow < OW; ++ow) hrow[ow] = pad[ow * SW];
+            for (int64_t kw = 1; kw < KW; ++kw) {
+              const float* q = pad + kw * DW;
+              for (int64_t ow = 0; ow < OW; ++ow) hrow[ow] = hrow[ow] > q[ow * SW] ? hrow[ow] : q[ow * SW];
+            }
+          }
+        }
+        if (!any++) {
+          for (int64_t ow = 0; ow < OW; ++ow) orow[ow] = hrow[ow];
+        } else {
+          for (int64_t ow = 0; ow < OW; ++ow) orow[ow] = orow[ow] > hrow[ow] ? orow[ow] : hrow[ow];
+        }
+      }
+      for (int64_t ow = 0; ow < OW; ++ow) orow[ow] = (any && colcount[ow] > 0.f) ? orow[ow] : 0.f;
+    }
+    return;
+  }
   for (int64_t oh = 0; oh < OH; ++oh) {
     float* orow = out + oh * OW;
     const float init = is_max ? -INFINITY : 0.f;

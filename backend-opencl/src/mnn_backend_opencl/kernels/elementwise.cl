@@ -104,12 +104,47 @@ COMPARE(greater_equal, a >= b)
     type a = pa[pa_o + ia], b = pb[pb_o + ib];                                              \
     py[py_o + i] = (expr);                                                                  \
   }
+// Integer power by squaring; a negative exponent goes through float, as the reference does.
+inline long ipow(long a, long b) {
+  if (b < 0) return (long)pow((float)a, (float)b);
+  long r = 1;
+  for (; b; b >>= 1, a *= a)
+    if (b & 1) r *= a;
+  return r;
+}
+// Integer base, float exponent: integral exponents stay exact (pow's ulps would truncate 9 to 8).
+inline long ipow_f(long a, float b) {
+  return (b == floor(b) && b >= 0.0f && b < 64.0f) ? ipow(a, (long)b) : (long)pow((float)a, b);
+}
+// Division truncates toward zero; x / 0 gives x and x % 0 gives 0, like the numpy reference.
 #define INT_TABLE(suffix, type)                                                             \
   INT_BINARY(add_##suffix, type, a + b)                                                     \
   INT_BINARY(sub_##suffix, type, a - b)                                                     \
   INT_BINARY(mul_##suffix, type, a * b)                                                     \
   INT_BINARY(max_##suffix, type, max(a, b))                                                 \
-  INT_BINARY(min_##suffix, type, min(a, b))
+  INT_BINARY(min_##suffix, type, min(a, b))                                                 \
+  INT_BINARY(div_##suffix, type, b == 0 ? a : a / b)                                        \
+  INT_BINARY(fmod_##suffix, type, b == 0 ? 0 : a % b)                                       \
+  INT_BINARY(mod_##suffix, type, b == 0 ? 0 : ((a % b != 0 && ((a % b < 0) != (b < 0))) ? a % b + b : a % b)) \
+  INT_BINARY(pow_##suffix, type, (type)ipow(a, b))
+
+// Pow of mixed operand types; the result has the base's type.
+#define POW_MIXED(name, atype, btype, ytype, expr)                                          \
+  kernel void name(global const atype* pa, int pa_o, global const btype* pb, int pb_o,      \
+                   global ytype* py, int py_o, META, int n) {                               \
+    int i = get_global_id(0);                                                               \
+    if (i >= n) return;                                                                     \
+    SETUP_META;                                                                             \
+    int ia, ib, ic;                                                                         \
+    bcast(meta, i, &ia, &ib, &ic);                                                          \
+    expr;                                                                                   \
+  }
+POW_MIXED(pow_f_i32, store_t, int, store_t, ST(py, py_o + i, pow(LD(pa, pa_o + ia), (float)pb[pb_o + ib])))
+POW_MIXED(pow_f_i64, store_t, long, store_t, ST(py, py_o + i, pow(LD(pa, pa_o + ia), (float)pb[pb_o + ib])))
+POW_MIXED(pow_i32_f, int, store_t, int, py[py_o + i] = (int)ipow_f(pa[pa_o + ia], LD(pb, pb_o + ib)))
+POW_MIXED(pow_i64_f, long, store_t, long, py[py_o + i] = ipow_f(pa[pa_o + ia], LD(pb, pb_o + ib)))
+POW_MIXED(pow_i32_i64, int, long, int, py[py_o + i] = (int)ipow(pa[pa_o + ia], pb[pb_o + ib]))
+POW_MIXED(pow_i64_i32, long, int, long, py[py_o + i] = ipow(pa[pa_o + ia], pb[pb_o + ib]))
 INT_TABLE(i32, int)
 INT_TABLE(i64, long)
 INT_BINARY(logic_and, uchar, a && b)

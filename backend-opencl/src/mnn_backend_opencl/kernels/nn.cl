@@ -96,18 +96,19 @@ kernel void matmul(TIN(a), TIN(b), TIN(c), TOUT(y), META, float alpha, float bet
 }
 
 // N-D pooling over up to 3 spatial dims (missing dims have size 1).
-// meta: NC, I[3], O[3], K[3], S[3], D[3], pad begins[3], pad ends[3], is_max, count_include_pad
-// global: (prod(O), NC)
-kernel void pool(TIN(x), TOUT(y), META) {
+// meta: NC, I[3], O[3], K[3], S[3], D[3], pad begins[3], pad ends[3], is_max, count_include_pad,
+// has_indices, storage_order. MaxPool's optional indices are flat positions in x (column-major over
+// the spatial dims when storage_order is 1). global: (prod(O), NC)
+kernel void pool(TIN(x), TOUT(y), global long* ind, int ind_o, META) {
   SETUP_META;
   int s = get_global_id(0), nc = get_global_id(1);
   int I0 = meta[1], I1 = meta[2], I2 = meta[3], O0 = meta[4], O1 = meta[5], O2 = meta[6];
   if (s >= O0 * O1 * O2) return;
   int o2 = s % O2, o1 = (s / O2) % O1, o0 = s / (O1 * O2);
-  int is_max = meta[22], include_pad = meta[23];
+  int is_max = meta[22], include_pad = meta[23], has_ind = meta[24], col_major = meta[25];
   int PB0 = meta[16], PB1 = meta[17], PB2 = meta[18], PE0 = meta[19], PE1 = meta[20], PE2 = meta[21];
   float acc = is_max ? -INFINITY : 0.0f;
-  int count = 0, padded = 0;
+  int count = 0, padded = 0, best = -1;
   int xb = x_o + nc * I0 * I1 * I2;
   for (int k0 = 0; k0 < meta[7]; ++k0) {
     int i0 = o0 * meta[10] - PB0 + k0 * meta[13];
@@ -121,11 +122,19 @@ kernel void pool(TIN(x), TOUT(y), META) {
         ++padded;  // inside the padded extent: counts for count_include_pad
         if (i0 < 0 || i0 >= I0 || i1 < 0 || i1 >= I1 || i2 < 0 || i2 >= I2) continue;
         float v = LD(x, xb + (i0 * I1 + i1) * I2 + i2);
-        acc = is_max ? fmax(acc, v) : acc + v;
+        if (is_max) {
+          if (v > acc || best < 0) {  // the first maximum wins, as argmax does
+            acc = fmax(acc, v);
+            best = col_major ? (i2 * I1 + i1) * I0 + i0 : (i0 * I1 + i1) * I2 + i2;
+          }
+        } else {
+          acc += v;
+        }
         ++count;
       }
     }
   }
   if (!is_max) acc /= (float)(include_pad ? padded : count);
   ST(y, y_o + nc * O0 * O1 * O2 + s, acc);
+  if (has_ind) ind[ind_o + nc * O0 * O1 * O2 + s] = (long)nc * I0 * I1 * I2 + max(best, 0);
 }
