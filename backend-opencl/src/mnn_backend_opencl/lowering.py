@@ -518,8 +518,8 @@ def _conv_common(node: Node, env: Env, transpose: bool):
     y = node.outputs[0]
     env.f32(x, w, b, y)
     xs, ws, ys = env.shape(x), env.shape(w), env.shape(y)
-    if len(xs) not in (3, 4):
-        raise Unsupported(f"{node.op} of rank {len(xs)}; 1-D and 2-D are supported")
+    if len(xs) not in (3, 4, 5):
+        raise Unsupported(f"{node.op} of rank {len(xs)}; 1-D, 2-D and 3-D are supported")
     kernel = list(ws[2:])
     group = int(node.attrs.get("group", 1))
     n = len(kernel)
@@ -533,6 +533,13 @@ def _conv_common(node: Node, env: Env, transpose: bool):
     else:
         begins, _, _ = _geometry(attrs, xs[2:], kernel)
         M = ws[0]
+    if n == 3:
+        if xs[1] % group or M % group or ys[1] != M:
+            raise Unsupported("channels do not match the group count")
+        act, params = fused_activation(node)
+        ints = [xs[0], xs[1], *xs[2:], M, *ys[2:], *kernel, *strides, *dilations, *begins, group, act, int(b is not None)]
+        return [Launch("conv3d", [T(x), T(w), T(b or x), T(y), meta(ints), ("f", params[0]), ("f", params[1]),
+                                  ("i", int(transpose))], (prod(ys[2:]), M, xs[0]), node)]
     if n == 1:
         xs, ys = (*xs[:2], 1, xs[2]), (*ys[:2], 1, ys[2])
         kernel, strides, dilations, begins = [1, kernel[0]], [1, strides[0]], [1, dilations[0]], [0, begins[0]]
@@ -873,6 +880,52 @@ def lower_nms(node: Node, env: Env) -> list:
     return [lop]
 
 
+def lower_attention(node: Node, env: Env) -> list:
+    """The ONNX Attention op without KV cache: 3-D or 4-D Q/K/V, GQA, mask, causal, windows, softcap."""
+    q, k, v = node.inputs[:3]
+    mask = opt(node, 3)
+    y = node.outputs[0]
+    if any(n for n in node.inputs[4:]) or any(n for n in node.outputs[1:]):
+        raise Unsupported("Attention with a KV cache, nonpad lengths or extra outputs")
+    env.f32(q, k, v, y)
+    a = env.ops.get("Attention").resolve_attrs(node)
+    qs, ks, vs = env.shape(q), env.shape(k), env.shape(v)
+    if len(qs) == 4:
+        B, Hq, S, D = qs
+        Hkv, L, Dv = ks[1], ks[2], vs[3]
+        st = lambda shape: [shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3]]
+        q_st, k_st, v_st, y_st = st(qs), st(ks), st(vs), st(env.shape(y))
+    elif len(qs) == 3:
+        Hq, Hkv = int(a["q_num_heads"] or 0), int(a["kv_num_heads"] or 0)
+        if not Hq or not Hkv:
+            raise Unsupported("3-D Attention without head counts")
+        B, S, L = qs[0], qs[1], ks[1]
+        D, Dv = qs[2] // Hq, vs[2] // Hkv
+        st = lambda shape, heads: [shape[1] * shape[2], shape[2] // heads, shape[2]]
+        q_st, k_st, v_st, y_st = st(qs, Hq), st(ks, Hkv), st(vs, Hkv), st(env.shape(y), Hq)
+    else:
+        raise Unsupported(f"Attention of rank {len(qs)}")
+    if Hq % Hkv or Dv > 256:
+        raise Unsupported("Attention head counts must divide; value heads up to 256 wide")
+    kind, m_st, mlen = "none", [0, 0, 0, 0], L
+    if mask:
+        dt = env.dtype(mask)
+        if dt not in (DType.BOOL, DType.F32):
+            raise Unsupported(f"Attention mask of {dt}")
+        kind = "bool" if dt is DType.BOOL else "float"
+        ms = env.shape(mask)
+        if len(ms) > 4:
+            raise Unsupported("Attention mask of rank > 4")
+        full = (1,) * (4 - len(ms)) + tuple(ms)
+        m_st = bcast_strides(full, (B, Hq, S, full[3]))
+        mlen = min(full[3], L)
+    scale = a["scale"] if a["scale"] is not None else 1 / np.sqrt(D)
+    ints = [B, Hq, Hkv, S, L, D, Dv, *q_st, *k_st, *v_st, *y_st, *m_st, mlen, int(a["is_causal"]),
+            int(a["left_window_size"]), int(a["right_window_size"])]
+    return [Launch(f"attention_{kind}", [T(q), T(k), T(v), T(mask or q), T(y), meta(ints), ("f", float(scale)),
+                                         ("f", float(a["softcap"] or 0.0))], (S, Hq, B), node)]
+
+
 MAPPED = ("Transpose", "Slice", "Expand", "Tile", "Pad", "DepthToSpace", "SpaceToDepth", "Resize", "Upsample",
           "GatherElements", "Split", "Trilu", "ReverseSequence")
 LOWERINGS: dict[str, Callable[[Node, Env], list]] = {
@@ -888,7 +941,7 @@ LOWERINGS: dict[str, Callable[[Node, Env], list]] = {
     "Softmax": lower_softmax, "LogSoftmax": lower_softmax, "LayerNormalization": lower_layernorm,
     "RMSNormalization": lower_layernorm, "InstanceNormalization": lower_instancenorm,
     "TopK": lower_topk, "ScatterND": lower_scatter_nd, "Range": lower_range, "RoiAlign": lower_roi_align,
-    "NonMaxSuppression": lower_nms, "GroupNormalization": lower_groupnorm, "GridSample": lower_grid_sample, "BatchNormalization": lower_batchnorm, "LRN": lower_lrn,
+    "NonMaxSuppression": lower_nms, "Attention": lower_attention, "GroupNormalization": lower_groupnorm, "GridSample": lower_grid_sample, "BatchNormalization": lower_batchnorm, "LRN": lower_lrn,
 }
 SUPPORTED_DTYPES = {DType.F32, DType.I64, DType.I32, DType.BOOL}
 

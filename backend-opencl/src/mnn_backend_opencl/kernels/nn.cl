@@ -138,3 +138,42 @@ kernel void pool(TIN(x), TOUT(y), global long* ind, int ind_o, META) {
   ST(y, y_o + nc * O0 * O1 * O2 + s, acc);
   if (has_ind) ind[ind_o + nc * O0 * O1 * O2 + s] = (long)nc * I0 * I1 * I2 + max(best, 0);
 }
+
+// 3-D convolution and its transpose (plain loops: volumetric models are rare on this backend).
+// meta: N C D H W M OD OH OW KD KH KW SD SH SW DD DH DW PD PH PW G act has_bias
+// global: (OD*OH*OW, M, N). Weights [M, C/G, KD, KH, KW] (transpose: [C, M/G, KD, KH, KW]).
+kernel void conv3d(TIN(x), TIN(w), TIN(bias), TOUT(y), META, float p0, float p1, int transpose) {
+  SETUP_META;
+  int C = meta[1], D = meta[2], H = meta[3], W = meta[4], M = meta[5], OD = meta[6], OH = meta[7], OW = meta[8];
+  int K[3] = {meta[9], meta[10], meta[11]}, S[3] = {meta[12], meta[13], meta[14]};
+  int Dl[3] = {meta[15], meta[16], meta[17]}, P[3] = {meta[18], meta[19], meta[20]}, I[3] = {D, H, W};
+  int G = meta[21], act = meta[22], has_bias = meta[23];
+  int s = get_global_id(0), m = get_global_id(1), n = get_global_id(2);
+  if (s >= OD * OH * OW) return;
+  int o[3] = {s / (OH * OW), (s / OW) % OH, s % OW};
+  int mg = M / G, cg = C / G, g = m / mg;
+  float acc = has_bias ? LD(bias, bias_o + m) : 0.0f;
+  for (int k0 = 0; k0 < K[0]; ++k0)
+    for (int k1 = 0; k1 < K[1]; ++k1)
+      for (int k2 = 0; k2 < K[2]; ++k2) {
+        int kk[3] = {k0, k1, k2}, at[3], ok = 1;
+        for (int a = 0; a < 3; ++a) {
+          if (transpose) {  // the input position whose stride lands on this output
+            int t = o[a] + P[a] - kk[a] * Dl[a];
+            ok &= t >= 0 && t % S[a] == 0 && t / S[a] < I[a];
+            at[a] = t / S[a];
+          } else {
+            at[a] = o[a] * S[a] - P[a] + kk[a] * Dl[a];
+            ok &= at[a] >= 0 && at[a] < I[a];
+          }
+        }
+        if (!ok) continue;
+        int sp = (at[0] * H + at[1]) * W + at[2], kp = (k0 * K[1] + k1) * K[2] + k2, KV = K[0] * K[1] * K[2];
+        for (int c = 0; c < cg; ++c) {
+          int ci = g * cg + c;
+          float wv = transpose ? LD(w, w_o + (ci * mg + m % mg) * KV + kp) : LD(w, w_o + (m * cg + c) * KV + kp);
+          acc += LD(x, x_o + (n * C + ci) * D * H * W + sp) * wv;
+        }
+      }
+  ST(y, y_o + (n * M + m) * OD * OH * OW + s, activate(acc, act, p0, p1));
+}

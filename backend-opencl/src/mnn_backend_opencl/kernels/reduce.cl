@@ -112,3 +112,49 @@ kernel void lrn(TIN(x), TOUT(y), int total, int C, int inner, int size, float al
   }
   ST(y, y_o + i, LD(x, x_o + i) / pow(bias + alpha / size * sq, beta));
 }
+
+// Attention: softmax(softcap(Q K^T * scale) + bias) V for one query row per work-item, with
+// grouped KV heads, an optional bool/float mask (broadcast; keys past a short mask are masked),
+// causal and sliding-window limits. Rows with every key masked give zeros, like the reference.
+// meta: B Hq Hkv S L D Dv, strides (b, h, s) of q k v y, mask strides (b, h, s, l), mask_len,
+// causal, left, right. global: (S, Hq, B). Dv <= 256.
+#define ATTENTION(suffix, mtype, MASK_BIAS)                                                   \
+  kernel void attention_##suffix(TIN(q), TIN(k), TIN(v), global const mtype* mask, int mask_o, TOUT(y), \
+                                 META, float scale, float softcap) {                          \
+    SETUP_META;                                                                               \
+    int s = get_global_id(0), h = get_global_id(1), b = get_global_id(2);                     \
+    int Hq = meta[1], Hkv = meta[2], S = meta[3], L = meta[4], D = meta[5], Dv = meta[6];       \
+    if (s >= S) return;                                                                       \
+    int hk = h / (Hq / Hkv);                                                                  \
+    int qb = q_o + b * meta[7] + h * meta[8] + s * meta[9];                                   \
+    int kb = k_o + b * meta[10] + hk * meta[11], ks = meta[12];                               \
+    int vb = v_o + b * meta[13] + hk * meta[14], vs = meta[15];                               \
+    int yb = y_o + b * meta[16] + h * meta[17] + s * meta[18];                                \
+    int mb = mask_o + b * meta[19] + h * meta[20] + s * meta[21], ml = meta[22], mlen = meta[23]; \
+    int causal = meta[24], left = meta[25], right = meta[26];                                 \
+    float top = -INFINITY;                                                                    \
+    for (int pass = 0; pass < 2; ++pass) {                                                    \
+      float acc[256], total = 0.0f;                                                           \
+      for (int d = 0; d < Dv; ++d) acc[d] = 0.0f;                                             \
+      for (int j = 0; j < L; ++j) {                                                           \
+        int diff = s - j;                                                                     \
+        if ((causal && diff < 0) || (left >= 0 && diff > left) || (right >= 0 && -diff > right) || j >= mlen) continue; \
+        float bias = MASK_BIAS;                                                               \
+        if (bias == -INFINITY) continue;                                                      \
+        float dot = 0.0f;                                                                     \
+        for (int d = 0; d < D; ++d) dot += LD(q, qb + d) * LD(k, kb + j * ks + d);            \
+        dot *= scale;                                                                         \
+        if (softcap > 0.0f) dot = softcap * tanh(dot / softcap);                              \
+        float logit = dot + bias;                                                             \
+        if (pass == 0) { top = fmax(top, logit); continue; }                                  \
+        float e = exp(logit - top);                                                           \
+        total += e;                                                                           \
+        for (int d = 0; d < Dv; ++d) acc[d] += e * LD(v, vb + j * vs + d);                    \
+      }                                                                                       \
+      if (pass == 1)                                                                          \
+        for (int d = 0; d < Dv; ++d) ST(y, yb + d, total > 0.0f ? acc[d] / total : 0.0f);     \
+    }                                                                                         \
+  }
+ATTENTION(none, uchar, 0.0f)
+ATTENTION(bool, uchar, (mask[mb + j * ml] ? 0.0f : -INFINITY))
+ATTENTION(float, store_t, LD(mask, mb + j * ml))
