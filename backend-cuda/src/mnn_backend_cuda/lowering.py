@@ -15,6 +15,7 @@ import numpy as np
 
 from mnn_core.dtypes import DType
 from mnn_core.ir import Node, TensorType
+from mnn_core.strides import broadcast_strides, collapse, contiguous_strides
 from mnn_core.ops.fused import FUSABLE
 from mnn_core.ops.nn import _geometry, _resize_matrix, _resize_plan
 from mnn_core.ops.tensor import _slice_args, _slice_bounds
@@ -99,42 +100,24 @@ def activation(node: Node) -> tuple[int, float, float]:
     return ACTIVATIONS[name], params[0], params[1]
 
 
-def contiguous_strides(shape) -> list[int]:
-    out, acc = [], 1
-    for d in reversed(shape):
-        out.append(acc)
-        acc *= d
-    return out[::-1]
+def batch_strides(shape, target, unit: int) -> list[int]:
+    """Broadcast strides over batch dims whose elements are `unit`-sized matrices."""
+    return [s * unit for s in broadcast_strides(shape, target)]
 
 
-def broadcast_strides(shape, target, unit: int = 1) -> list[int]:
-    """Element strides of `shape` read as `target` (numpy broadcasting; 0 along broadcast dims)."""
-    shape = (1,) * (len(target) - len(shape)) + tuple(shape)
-    strides = contiguous_strides(shape)
-    return [0 if d == 1 else s * unit for d, s in zip(shape, strides)]
-
-
-def collapse(shape, *stride_sets):
-    """Drop unit dims and merge neighbours contiguous in every stride set (fewer index divisions)."""
-    dims = [(d, [s[i] for s in stride_sets]) for i, d in enumerate(shape) if d != 1]
-    merged: list = []
-    for d, ss in dims:
-        if merged and all(p == s * d for p, s in zip(merged[-1][1], ss)):
-            merged[-1] = (merged[-1][0] * d, ss)
-        else:
-            merged.append((d, ss))
-    if not merged:
-        merged = [(1, [0] * len(stride_sets))]
-    if len(merged) > MAX_DIMS:
+def collapse_dims(shape, *stride_sets):
+    """`mnn_core.strides.collapse`, refusing more dims than the kernels index."""
+    dims, strides = collapse(shape, *stride_sets)
+    if len(dims) > MAX_DIMS:
         raise Unsupported(f"more than {MAX_DIMS} non-mergeable dims")
-    return [d for d, _ in merged], *[[ss[k] for _, ss in merged] for k in range(len(stride_sets))]
+    return dims, *strides
 
 
 def strided_copy(node, src: str, dst: str, elsize: int, shape, in_strides, in_off, out_strides,
                  out_off) -> KOp:
     """Copy of `shape` elements; `dst` may also be written by other pieces (Concat)."""
     n = prod(shape)
-    shape, ins, outs = collapse(shape, in_strides, out_strides)
+    shape, ins, outs = collapse_dims(shape, in_strides, out_strides)
     return KOp("kernel", [src], [dst],
                lambda nat, x, y: nat.copy(x, y, elsize, n, shape, ins, in_off, outs, out_off), node)
 
@@ -195,8 +178,8 @@ def gemm_kop(node, env: Env, a: str, b: str, y: str, a_shape, b_shape, *, trans_
     batch = prod(batch_shape)
     if batch > 65535:
         raise Unsupported("more than 65535 matrices in one batch")
-    sa = broadcast_strides(a_shape[:-2], batch_shape, M * K)
-    sb = broadcast_strides(b_shape[:-2], batch_shape, K * N)
+    sa = batch_strides(a_shape[:-2], batch_shape, M * K)
+    sb = batch_strides(b_shape[:-2], batch_shape, K * N)
     index = np.indices(batch_shape).reshape(len(batch_shape), -1).T if batch_shape else np.zeros((1, 0), int)
     offsets = env.table(node, f"offsets:{y}", np.stack([index @ np.array(sa, np.int64).reshape(-1),
                                                         index @ np.array(sb, np.int64).reshape(-1)], 1)
@@ -317,7 +300,7 @@ def lower_binary(node: Node, env: Env) -> list[KOp]:
     y = node.outputs[0]
     env.f32(a, b, y)
     ys = env.shape(y)
-    shape, sa, sb = collapse(ys, broadcast_strides(env.shape(a), ys), broadcast_strides(env.shape(b), ys))
+    shape, sa, sb = collapse_dims(ys, broadcast_strides(env.shape(a), ys), broadcast_strides(env.shape(b), ys))
     n, op = prod(ys), BINARY[node.op]
     return [KOp("kernel", [a, b], [y], lambda nat, pa, pb, py: nat.binary(pa, pb, py, n, shape, sa, sb, op), node)]
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from mnn_core.dtypes import DType
 from mnn_core.ir import Node, TensorType
+from mnn_core.strides import broadcast_strides
 from mnn_core.ops.fused import FUSABLE
 from mnn_core.ops.nn import _geometry
 
@@ -107,15 +108,6 @@ def threads(n: int) -> dict:
     if n > INT_MAX:
         raise Unsupported("more than 2^31 elements")
     return {"grid": (n, 1, 1), "group": (min(n, 256), 1, 1)}
-
-
-def broadcast_strides(shape, target) -> list[int]:
-    shape = (1,) * (len(target) - len(shape)) + tuple(shape)
-    out, acc = [], 1
-    for d in reversed(shape):
-        out.append(0 if d == 1 else acc)
-        acc *= d
-    return out[::-1]
 
 
 # ---- per-op lowering ----------------------------------------------------------------------------

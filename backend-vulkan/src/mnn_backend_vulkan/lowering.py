@@ -16,6 +16,8 @@ from typing import Callable, Mapping, Optional, Sequence
 import numpy as np
 
 from mnn_core.dtypes import DType
+from mnn_core.strides import broadcast_strides, collapse
+from mnn_core.strides import contiguous_strides as strides_of
 from mnn_core.ir import Node, TensorType
 from mnn_core.ops.fused import FUSABLE
 from mnn_core.ops.nn import _conv_transpose_geometry, _geometry, _resize_matrix, _resize_plan
@@ -144,34 +146,6 @@ class Builder:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-def strides_of(shape) -> list[int]:
-    out, acc = [], 1
-    for d in reversed(shape):
-        out.append(acc)
-        acc *= d
-    return out[::-1]
-
-
-def broadcast_strides(shape, target) -> list[int]:
-    shape = (1,) * (len(target) - len(shape)) + tuple(shape)
-    return [0 if d == 1 and t != 1 else s for d, t, s in zip(shape, target, strides_of(shape))]
-
-
-def collapse(shape, *stride_sets):
-    """Drop size-1 dims and merge neighbours that are contiguous in every stride set."""
-    dims = [(d, [s[i] for s in stride_sets]) for i, d in enumerate(shape) if d != 1]
-    if not dims:
-        return [1], [[0] for _ in stride_sets]
-    merged = [dims[0]]
-    for d, ss in dims[1:]:
-        pd, pss = merged[-1]
-        if all(p == s * d for p, s in zip(pss, ss)):
-            merged[-1] = (pd * d, ss)
-        else:
-            merged.append((d, ss))
-    return [d for d, _ in merged], [[ss[k] for _, ss in merged] for k in range(len(stride_sets))]
-
-
 def pad6(values, fill) -> list[int]:
     """Left-pad to MAX_RANK entries (shaders walk axes from the last one)."""
     values = list(values)
