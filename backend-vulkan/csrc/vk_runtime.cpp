@@ -78,7 +78,11 @@ Loader& loader() {
     VkInstanceCreateInfo ci{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
     ci.pApplicationInfo = &app;
     VkResult r = L.vkCreateInstance(&ci, nullptr, &L.instance);
-    if (r != VK_SUCCESS) { L.error = "vkCreateInstance failed (" + std::to_string(r) + ")"; return; }
+    if (r == VK_ERROR_INCOMPATIBLE_DRIVER) {
+        L.error = "no Vulkan driver (ICD) found: vkCreateInstance returned VK_ERROR_INCOMPATIBLE_DRIVER";
+        return;
+    }
+    if (r != VK_SUCCESS) { L.error = "vkCreateInstance failed (VkResult " + std::to_string(r) + ")"; return; }
 #define LOADI(f) L.f = reinterpret_cast<PFN_##f>(L.gipa(L.instance, #f));
     VK_INSTANCE_FNS(LOADI)
 #undef LOADI
