@@ -195,3 +195,34 @@ def test_empty_outputs_and_empty_reductions(opencl_device):
     _check(Node("ReduceSum", ["x", "axes"], ["y"], {"keepdims": 0}), {"x": x}, {"axes": np.array([1])})
     _check(Node("ReduceMax", ["x", "axes"], ["y"], {"keepdims": 1}), {"x": x}, {"axes": np.array([1])})
     _check(Node("Relu", ["x"], ["y"]), {"x": x})
+
+
+@pytest.mark.parametrize("op", ["Conv", "ConvTranspose"])
+def test_3d_convolutions(opencl_device, op):
+    x = RNG.standard_normal((1, 4, 4, 5, 6)).astype(np.float32)
+    w = RNG.standard_normal((4, 2, 2, 3, 2)).astype(np.float32)
+    b = RNG.standard_normal(4 if op == "Conv" else 4).astype(np.float32)
+    node = Node(op, ["x", "w", "b"], ["y"], {"group": 2, "strides": [1, 2, 2], "pads": [1, 0, 1, 0, 1, 0],
+                                             "dilations": [2, 1, 1]})
+    _check(node, {"x": x}, {"w": w, "b": b})
+
+
+@pytest.mark.parametrize("precision", ["normal", "low"])
+def test_attention_gqa_with_masks_and_causal(opencl_device, precision):
+    q = RNG.standard_normal((2, 4, 5, 8)).astype(np.float32)
+    k = RNG.standard_normal((2, 2, 7, 8)).astype(np.float32)
+    v = RNG.standard_normal((2, 2, 7, 6)).astype(np.float32)
+    bool_mask = RNG.random((5, 6)) > 0.3  # shorter than the keys: the last key is masked out
+    float_mask = RNG.standard_normal((2, 1, 5, 7)).astype(np.float32)
+    for mask, attrs in ((bool_mask, {"is_causal": 1}), (float_mask, {"softcap": 2.0, "scale": 0.3}), (None, {})):
+        feeds = {"q": q, "k": k, "v": v, **({"m": mask} if mask is not None else {})}
+        _check(Node("Attention", ["q", "k", "v", "m" if mask is not None else ""], ["y"], attrs), feeds,
+               precision=precision)
+
+
+def test_attention_3d_heads(opencl_device):
+    q = RNG.standard_normal((1, 3, 4 * 8)).astype(np.float32)
+    k = RNG.standard_normal((1, 5, 2 * 8)).astype(np.float32)
+    v = RNG.standard_normal((1, 5, 2 * 4)).astype(np.float32)
+    _check(Node("Attention", ["q", "k", "v"], ["y"], {"q_num_heads": 4, "kv_num_heads": 2, "is_causal": 1}),
+           {"q": q, "k": k, "v": v})

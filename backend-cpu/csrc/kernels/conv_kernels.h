@@ -62,6 +62,11 @@ struct ConvKernels {
   // corner as for wino_gather, in output coordinates.
   void (*wino_scatter)(int m, const float* o, const int64_t* corner, int64_t valid, float* y,
                        int64_t H, int64_t W);
+  // Matrix-vector product over `lanes`-wide column panels (pack_b layout, K x lanes each):
+  // y[j] = bias[j] + sum_k x[k * xs] * panels[(j / lanes) * K * lanes + k * lanes + j % lanes] for
+  // j < n (bias may be null). A GEMM with one row would pad it to MR rows; this reads each weight once.
+  void (*gemv)(int64_t K, const float* x, int64_t xs, const float* panels, int64_t n,
+               const float* bias, float* y);
 };
 
 const ConvKernels* conv_kernels_baseline();

@@ -3,6 +3,7 @@ dispatches, plans intermediates into one arena by liveness and records every dis
 command buffer at resize; a run copies the inputs into their slots, submits once and waits."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import warnings
 import threading
@@ -20,7 +21,15 @@ from mnn_core.shape_inference import infer_types
 
 from .lowering import LOWERINGS, PARAM_INPUTS, VALUE_OPS, WORDS, Builder, Step, Unsupported, copy_all, lower, u32
 
-SPIRV_DIR = Path(__file__).resolve().parent / "spirv"
+def _spirv_dir() -> Path:
+    """The SPIR-V is installed beside the native module, which in an editable install is not
+    beside these sources; finding the module's spec does not import it."""
+    spec = importlib.util.find_spec(f"{__package__}._vk")
+    base = Path(spec.origin).parent if spec is not None and spec.origin else Path(__file__).resolve().parent
+    return base / "spirv"
+
+
+SPIRV_DIR = _spirv_dir()
 WG = 64
 MAX_GROUPS = 65535
 OPT_MAX_RANGE = "vulkan.max_storage_buffer_range"

@@ -512,8 +512,34 @@ static bool dw_block(const DwBlockGeom& g, const float* x, int64_t plane, int nc
   return act == code;
 }
 
+// ---- matrix-vector ------------------------------------------------------------------------------
+// Four k-chains per panel: one accumulator set alone would wait on the multiply-add latency, and
+// the weights stream from L2/L3 once, so the loads set the pace.
+static void gemv(int64_t K, const float* x, int64_t xs, const float* panels, int64_t n,
+                 const float* bias, float* y) {
+  constexpr int NV = kLanes / kVec;
+  for (int64_t j0 = 0; j0 < n; j0 += kLanes, panels += K * kLanes) {
+    vec acc[4][NV] = {};
+    const float* p = panels;
+    int64_t k = 0;
+    for (; k + 4 <= K; k += 4, p += 4 * kLanes)
+      for (int u = 0; u < 4; ++u) {
+        const vec xv = vec{} + x[(k + u) * xs];
+        for (int v = 0; v < NV; ++v) acc[u][v] += xv * vload(p + u * kLanes + v * kVec);
+      }
+    for (; k < K; ++k, p += kLanes) {
+      const vec xv = vec{} + x[k * xs];
+      for (int v = 0; v < NV; ++v) acc[0][v] += xv * vload(p + v * kVec);
+    }
+    float out[kLanes];
+    for (int v = 0; v < NV; ++v) vstore(out + v * kVec, (acc[0][v] + acc[1][v]) + (acc[2][v] + acc[3][v]));
+    const int64_t cols = n - j0 < kLanes ? n - j0 : kLanes;
+    for (int64_t j = 0; j < cols; ++j) y[j0 + j] = bias ? out[j] + bias[j0 + j] : out[j];
+  }
+}
+
 static const ConvKernels kConvKernels = {kLanes, kVec, dw_flat, bias_act, dw_plane, dw_block, wino_in,
-                                         wino_out, wino_gather, wino_scatter};
+                                         wino_out, wino_gather, wino_scatter, gemv};
 
 }  // namespace MNN_KNS
 }  // namespace mnncpu
