@@ -18,8 +18,10 @@ SUITE = ROOT / "tools" / "onnx_suite.py"
 VISION = Path(os.environ.get("MNN_VISION_CASES",
                              ROOT.parent / "shared" / "conformance" / "vision_core_cases.txt"))
 
-# Vision cases (of 595) each backend must pass on its own under strict placement.
-MILESTONES = {"reference": 585, "cpu": 560, "opencl": 500, "vulkan": 500, "cuda-emulated": 250}
+# Vision cases (of 595) each backend must pass on its own under strict placement: at least the
+# issues' targets (reference 585, cpu 560, opencl and vulkan 500), set at what each reaches now so
+# that a regression fails.
+MILESTONES = {"reference": 595, "cpu": 590, "opencl": 580, "vulkan": 505, "cuda-emulated": 260}
 
 
 def _availability() -> dict[str, str | None]:
