@@ -19,6 +19,7 @@
 
 #include "gemm.h"
 #include "kernels/conv_kernels.h"
+#include "parallel.h"
 
 namespace mnncpu {
 namespace {
@@ -69,8 +70,14 @@ double winograd_cost(const ConvGeom& g, int m, int nr) {
 
 bool dwblock_ok(const ConvGeom& g) { return g.G == g.C && g.M == g.C; }
 
+// Few input channels (stems: RGB in): im2col's gathers would cost more than the arithmetic.
+bool direct_ok(const ConvGeom& g) {
+  return g.G == 1 && g.SW <= 2 && g.DW == 1 && g.KH * g.KW > 1 && g.C * g.KH * g.KW <= 64;
+}
+
 int auto_algo(const ConvGeom& g, const KernelTable* k) {
   if (dwblock_ok(g)) return CONV_DWBLOCK;
+  if (direct_ok(g) && g.C * g.KH * g.KW <= 32 && g.M >= 8 && g.OW >= 16) return CONV_DIRECT;
   int best = CONV_GEMM;
   if (winograd_ok(g, k)) {
     // Direct cost with a margin for im2col, which Winograd's transforms partly replace.
@@ -184,6 +191,86 @@ void gemm_bias_act(const KernelTable* k, const ConvKernels* ck, int64_t mc, int6
   }
 }
 
+// kc rows of nr <= NR columns (row stride ldb) into one zero-padded NR-column panel. Fixed-size
+// copies for the usual widths: per-row library calls cost more than the copy itself.
+void pack_panel(const float* b, int64_t ldb, int64_t kc, int64_t nr, int NR, float* dst) {
+  if (nr == NR && (NR == 8 || NR == 16 || NR == 32)) {
+    for (int64_t r = 0; r < kc; ++r, b += ldb, dst += NR) {
+      if (NR == 16) std::memcpy(dst, b, 64);
+      else if (NR == 32) std::memcpy(dst, b, 128);
+      else std::memcpy(dst, b, 32);
+    }
+    return;
+  }
+  for (int64_t r = 0; r < kc; ++r, b += ldb, dst += NR) {
+    for (int64_t t = 0; t < nr; ++t) dst[t] = b[t];
+    for (int64_t t = nr; t < NR; ++t) dst[t] = 0.f;
+  }
+}
+
+// 1x1 convolutions: B is the input itself. Each NR-column panel is packed just before use into an
+// L1 buffer and reused by every MR-row panel of an L2-sized block of A; bias and activation then
+// run on that block's columns while they are still in L1. Packing a whole tile first went through
+// L2, which cost as much as the arithmetic when K (input channels) is small.
+void gemm_pointwise(const KernelTable* k, const ConvKernels* ck, int64_t mc, int64_t nc, int64_t K,
+                    const float* pa, const float* b, int64_t ldb, float* c, int64_t ldc,
+                    const float* bias, int act, const float* params, float* pb) {
+  const int MR = k->mr, NR = k->nr;
+  const int64_t mb_max = std::max<int64_t>(MR, 32768 / kKC / MR * MR);  // A block: ~128 KiB
+  const bool fused = ck->mr == MR && ck->lanes == NR && act >= 0 && act <= 5;
+  alignas(64) float tmp[8 * 64];
+  for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+    const int64_t kc = std::min(kKC, K - k0);
+    const bool acc = k0 > 0, last = k0 + kKC >= K;
+    for (int64_t m0 = 0; m0 < mc; m0 += mb_max) {
+      const int64_t mb = std::min(mb_max, mc - m0);
+      for (int64_t j = 0; j < nc; j += NR) {
+        const int64_t nr = std::min<int64_t>(NR, nc - j);
+        // The panel's rows are kc streams, too many for the hardware prefetcher: fetch the rows
+        // of the panel after next now (the input is usually cold: the producer wrote it to L3).
+        if (j + 2 * NR < nc)
+          for (int64_t r = 0; r < kc; ++r) __builtin_prefetch(b + (k0 + r) * ldb + j + 2 * NR, 0, 3);
+        pack_panel(b + k0 * ldb + j, ldb, kc, nr, NR, pb);
+        for (int64_t i = m0; i < m0 + mb; i += MR) {
+          const float* ap = pa + (i / MR) * K * MR + k0 * MR;
+          const int64_t mr = std::min<int64_t>(MR, mc - i);
+          float* ci = c + i * ldc + j;
+          // The block's rows are too many streams for the hardware prefetcher: ask for the lines
+          // of the next panel's outputs now, a whole panel of micro-kernels ahead.
+          if (last && j + NR < nc)
+            for (int64_t r = 0; r < mr; ++r) __builtin_prefetch(ci + r * ldc + NR, 1, 3);
+          if (fused && nr == NR) {
+            ck->micro_conv(kc, ap, pb, ci, ldc, static_cast<int>(mr), !acc, last, bias + i, act, params);
+            continue;
+          }
+          if (fused) {  // last columns: through a full-width buffer
+            for (int64_t r = 0; r < mr && acc; ++r)
+              for (int64_t t = 0; t < nr; ++t) tmp[r * NR + t] = ci[r * ldc + t];
+            ck->micro_conv(kc, ap, pb, tmp, NR, static_cast<int>(mr), !acc, last, bias + i, act, params);
+            for (int64_t r = 0; r < mr; ++r)
+              for (int64_t t = 0; t < nr; ++t) ci[r * ldc + t] = tmp[r * NR + t];
+            continue;
+          }
+          if (mr == MR && nr == NR) {
+            k->micro(kc, ap, pb, ci, ldc, acc);
+            continue;
+          }
+          k->micro(kc, ap, pb, tmp, NR, false);
+          for (int64_t r = 0; r < mr; ++r)
+            for (int64_t t = 0; t < nr; ++t)
+              ci[r * ldc + t] = acc ? ci[r * ldc + t] + tmp[r * NR + t] : tmp[r * NR + t];
+        }
+        if (!last || fused) continue;
+        float* cb = c + m0 * ldc + j;
+        if (!ck->bias_act(cb, mb, nr, ldc, bias + m0, act, params)) {
+          ck->bias_act(cb, mb, nr, ldc, bias + m0, 0, params);
+          for (int64_t r = 0; r < mb; ++r) k->unary(cb + r * ldc, cb + r * ldc, nr, act, params);
+        }
+      }
+    }
+  }
+}
+
 // im2col straight into NR-column panels: columns [n0, n0+nc) of the [Cg*KH*KW, OH*OW] matrix.
 // A segment is a run of output columns inside one output row and one panel, so every (k, segment)
 // pair is a clipped (strided) copy of one input row.
@@ -263,16 +350,22 @@ class ConvOp : public Op {
     if (algo_ == CONV_DEPTHWISE) init_depthwise(wd);
     else if (algo_ == CONV_DWBLOCK) init_dwblock(wd, threads);
     else if (algo_ == CONV_GEMM) init_gemm(wd, k, threads);
+    else if (algo_ == CONV_DIRECT) init_direct(wd, threads);
     else init_winograd(wd, k, threads);
   }
 
   const char* note() const override { return conv_algo_name(algo_); }
   int64_t scratch_bytes() const override { return scratch_floats_ * 4 + 256; }
+  int64_t shared_bytes() const override {
+    if (shared_v_) return g_.N * blocks_ * vblock_floats() * 4 + 64;
+    return shared_b_ ? g_.N * g_.G * bstride_ * 4 + 64 : 0;
+  }
 
   void run(const RunCtx& ctx) override {
     if (algo_ == CONV_DEPTHWISE) run_depthwise(ctx);
     else if (algo_ == CONV_DWBLOCK) run_dwblock(ctx);
     else if (algo_ == CONV_GEMM) run_gemm(ctx);
+    else if (algo_ == CONV_DIRECT) run_direct(ctx);
     else run_winograd(ctx);
   }
 
@@ -281,12 +374,46 @@ class ConvOp : public Op {
   void init_gemm(const float* wd, const KernelTable* k, int threads) {
     pointwise_ = g_.KH == 1 && g_.KW == 1 && g_.SH == 1 && g_.SW == 1 && g_.PT == 0 && g_.PL == 0 &&
                  g_.OH == g_.H && g_.OW == g_.W;
+    // One output position (SE blocks, 1x1 heads): a matrix-vector product over W^T in NR-column
+    // panels, since the GEMM would pad the single column to NR.
+    gemv_ = pointwise_ && P_ == 1 && g_.G == 1 && ck_->lanes == k->nr;
+    if (gemv_) {
+      weights_ = aligned_array<float>(round_up(g_.M, k->nr) * Kg_);
+      pack_b(wd, 1, Kg_, Kg_, g_.M, k->nr, weights_.get());
+      const int64_t panels = ceil_div(g_.M, k->nr);
+      gemv_per_ = threads > 1 ? std::max<int64_t>(1, ceil_div(panels, 2 * threads)) : panels;
+      gemv_chunks_ = ceil_div(panels, gemv_per_);
+      return;
+    }
+    // Small maps (7x7): output positions would pad to NR columns (49 of 64 used). With the roles
+    // swapped they are the MR rows (49 of 54) and output channels the NR columns; the result
+    // goes out transposed, with bias and activation, once per NR channels.
+    const auto used = [](int64_t n, int64_t r) { return static_cast<double>(n) / round_up(n, r); };
+    swap_ = pointwise_ && g_.G == 1 && P_ <= (getenv("MNN_SWAPMAX") ? atoi(getenv("MNN_SWAPMAX")) : 64) &&
+            used(P_, k->mr) * used(g_.M, k->nr) > 1.08 * used(g_.M, k->mr) * used(P_, k->nr);
+    if (swap_) {
+      weights_ = aligned_array<float>(round_up(g_.M, k->nr) * Kg_);
+      pack_b(wd, 1, Kg_, Kg_, g_.M, k->nr, weights_.get());
+      const int64_t panels = ceil_div(g_.M, k->nr);
+      swap_per_ = threads > 1 ? std::max<int64_t>(1, ceil_div(panels, threads)) : panels;
+      swap_chunks_ = ceil_div(panels, swap_per_);
+      scratch_floats_ = round_up(P_, k->mr) * (Kg_ + k->nr) + 64;
+      return;
+    }
     const int MR = k->mr;
     panel_stride_ = round_up(Mg_, MR) * Kg_;
     weights_ = aligned_array<float>(g_.G * panel_stride_);
     for (int64_t gi = 0; gi < g_.G; ++gi)
       pack_a(wd + gi * Mg_ * Kg_, Kg_, 1, Mg_, Kg_, MR, weights_.get() + gi * panel_stride_);
     tiling_ = make_tiling(Mg_, P_, MR, k->nr, g_.N * g_.G, threads, 384);
+    if (threads > 1) {  // tasks that balance on the pool (parallel.h)
+      // Packing B costs nothing extra in any split: where row chunks would each pack the same
+      // columns again, B is packed once, in parallel, into the shared buffer (phase 1 of run_gemm).
+      const GemmSplit s = split_gemm(Mg_, P_, Kg_, MR, k->nr, g_.N * g_.G, threads, 384, 0.0, 0.3);
+      tiling_ = {s.nc, ceil_div(P_, s.nc), s.mc, ceil_div(Mg_, s.mc)};
+      shared_b_ = tiling_.mchunks > 1;
+      bstride_ = round_up(P_, k->nr) * Kg_;
+    }
     scratch_floats_ = Kg_ * tiling_.nc + 16 + (2 * tiling_.nc + 2) * (sizeof(Segment) / 4);
   }
 
@@ -294,8 +421,41 @@ class ConvOp : public Op {
     const float* x = ctx.at(in[0]);
     float* y = ctx.at(out[0]);
     const KernelTable* k = ctx.k;
+    if (gemv_) {
+      const int64_t span = gemv_per_ * k->nr;
+      ctx.pool->parallel_for(g_.N * gemv_chunks_, [&](int64_t task, int) {
+        const int64_t n = task / gemv_chunks_, j0 = (task % gemv_chunks_) * span;
+        const int64_t cnt = std::min(span, g_.M - j0);
+        float* yj = y + n * g_.M + j0;
+        gemv_packed(k, Kg_, x + n * g_.C, 1, weights_.get() + j0 * Kg_, cnt, bias_.data() + j0, yj);
+        if (act_) k->unary(yj, yj, cnt, act_, params_);
+      });
+      return;
+    }
+    if (swap_) {
+      run_swapped(ctx);
+      return;
+    }
     const Tiling& t = tiling_;
     const int64_t tasks = g_.N * g_.G * t.ntiles * t.mchunks;
+    float* shared = reinterpret_cast<float*>(ctx.shared);
+    if (shared_b_) {  // phase 1: B of every (image, group) once, tasks over runs of NR-column panels
+      const int64_t panels = ceil_div(P_, k->nr);
+      const int64_t per = std::min(t.nc / k->nr, std::max<int64_t>(1, ceil_div(panels, 4 * ctx.pool->size())));
+      const int64_t runs = ceil_div(panels, per);
+      ctx.pool->parallel_for(g_.N * g_.G * runs, [&](int64_t task, int tid) {
+        const int64_t ng = task / runs, n0 = (task % runs) * per * k->nr, nc = std::min(per * k->nr, P_ - n0);
+        const float* xg = x + ((ng / g_.G) * g_.C + (ng % g_.G) * Cg_) * g_.H * g_.W;
+        float* pb = shared + ng * bstride_ + n0 * Kg_;
+        if (pointwise_) {
+          pack_b(xg + n0, g_.H * g_.W, 1, Kg_, nc, k->nr, pb);
+        } else {
+          float* scratch = ctx.thread_scratch(tid);
+          im2col_pack(g_, xg, Cg_, n0, nc, k->nr, pb,
+                      reinterpret_cast<Segment*>(scratch + round_up(Kg_ * t.nc, 16)));
+        }
+      });
+    }
     ctx.pool->parallel_for(tasks, [&](int64_t task, int tid) {
       const int64_t mi = task % t.mchunks;
       int64_t rest = task / t.mchunks;
@@ -306,8 +466,15 @@ class ConvOp : public Op {
       const int64_t m0 = mi * t.mc, mc = std::min(t.mc, Mg_ - m0);
       const float* xg = x + (n * g_.C + gi * Cg_) * g_.H * g_.W;
       float* pb = ctx.thread_scratch(tid);
-      if (pointwise_) {
+      if (shared_b_) {
+        pb = shared + (n * g_.G + gi) * bstride_ + n0 * Kg_;
+      } else if (pointwise_ && Kg_ < Mg_) {  // expansions: the whole tile packed, row strips
         pack_b(xg + n0, g_.H * g_.W, 1, Kg_, nc, k->nr, pb);
+      } else if (pointwise_) {  // projections (few output rows): panel by panel, measured faster
+        gemm_pointwise(k, ck_, mc, nc, Kg_, weights_.get() + gi * panel_stride_ + m0 * Kg_, xg + n0, P_,
+                       y + (n * g_.M + gi * Mg_ + m0) * P_ + n0, P_, bias_.data() + gi * Mg_ + m0, act_,
+                       params_, pb);
+        return;
       } else {
         Segment* seg = reinterpret_cast<Segment*>(pb + round_up(Kg_ * t.nc, 16));
         im2col_pack(g_, xg, Cg_, n0, nc, k->nr, pb, seg);
@@ -315,6 +482,48 @@ class ConvOp : public Op {
       float* yb = y + (n * g_.M + gi * Mg_ + m0) * P_ + n0;
       gemm_bias_act(k, ck_, mc, nc, Kg_, weights_.get() + gi * panel_stride_ + m0 * Kg_, pb, yb, P_,
                     bias_.data() + gi * Mg_ + m0, act_, params_);
+    });
+  }
+
+  // Pointwise with positions as rows: A = the input's positions packed into MR-row panels once per
+  // task, B = W^T in NR-column panels (packed at creation); C^T = X^T W^T gathers in a small
+  // [positions][NR] buffer, K in L1-sized chunks.
+  void run_swapped(const RunCtx& ctx) {
+    const float* x = ctx.at(in[0]);
+    float* y = ctx.at(out[0]);
+    const KernelTable* k = ctx.k;
+    const int MR = k->mr, NR = k->nr;
+    const int64_t Pp = round_up(P_, MR), span = swap_per_ * NR;
+    ctx.pool->parallel_for(g_.N * swap_chunks_, [&](int64_t task, int tid) {
+      const int64_t n = task / swap_chunks_, j0 = (task % swap_chunks_) * span;
+      const int64_t j1 = std::min(g_.M, j0 + span);
+      const float* xn = x + n * g_.C * P_;
+      float* pa = ctx.thread_scratch(tid);
+      float* cp = pa + Pp * Kg_;
+      for (int64_t i = 0; i < Pp; i += MR) {  // panel i / MR, depth kk: x[kk][i .. i + MR)
+        const int64_t rows = std::min<int64_t>(MR, P_ - i);
+        float* d = pa + i * Kg_;
+        for (int64_t kk = 0; kk < Kg_; ++kk, d += MR) {
+          const float* src = xn + kk * P_ + i;
+          for (int64_t r = 0; r < rows; ++r) d[r] = src[r];
+          for (int64_t r = rows; r < MR; ++r) d[r] = 0.f;
+        }
+      }
+      for (int64_t j = j0; j < j1; j += NR) {
+        const float* pb = weights_.get() + j * Kg_;
+        for (int64_t k0 = 0; k0 < Kg_; k0 += kKC) {
+          const int64_t kc = std::min(kKC, Kg_ - k0);
+          for (int64_t i = 0; i < Pp; i += MR)
+            k->micro(kc, pa + i * Kg_ + k0 * MR, pb + k0 * NR, cp + i * NR, NR, k0 > 0);
+        }
+        const int64_t cols = std::min<int64_t>(NR, g_.M - j);
+        for (int64_t c = 0; c < cols; ++c) {
+          float* yr = y + (n * g_.M + j + c) * P_;
+          const float b = bias_[j + c];
+          for (int64_t p = 0; p < P_; ++p) yr[p] = cp[p * NR + c] + b;
+          if (act_) k->unary(yr, yr, P_, act_, params_);
+        }
+      }
     });
   }
 
@@ -406,6 +615,42 @@ class ConvOp : public Op {
     });
   }
 
+  // ---- direct (few input channels) --------------------------------------------------------------
+  void init_direct(const float* wd, int threads) {
+    const int64_t T = Kg_, mg = ceil_div(g_.M, 4);
+    weights_ = aligned_array<float>(mg * T * 4);  // [M / 4][tap][4]: one group's taps contiguous
+    for (int64_t m = 0; m < mg * 4; ++m)
+      for (int64_t t = 0; t < T; ++t) weights_[((m / 4) * T + t) * 4 + m % 4] = m < g_.M ? wd[m * T + t] : 0.f;
+    const int64_t group = 3 * ck_->vec;
+    Wq_ = round_up(g_.OW, group) + (g_.KW - 1) / g_.SW + 1;
+    for (int64_t c = 0; c < g_.C; ++c)
+      for (int64_t kh = 0; kh < g_.KH; ++kh)
+        for (int64_t kw = 0; kw < g_.KW; ++kw)
+          offs_.push_back(((c * g_.KH + kh) * g_.SW + kw % g_.SW) * Wq_ + kw / g_.SW);
+    rows_ = threads > 1 ? std::max<int64_t>(1, ceil_div(g_.OH, 4 * threads)) : g_.OH;  // per task
+    bands_ = ceil_div(g_.OH, rows_);
+    scratch_floats_ = (g_.C * g_.KH + 1) * g_.SW * Wq_ + 64;
+  }
+
+  void run_direct(const RunCtx& ctx) {
+    const float* x = ctx.at(in[0]);
+    float* y = ctx.at(out[0]);
+    const DirectGeom dg{g_.C, g_.H, g_.W, g_.KH, g_.SH, g_.SW, g_.DH, g_.PT, g_.PL, g_.OW, Wq_,
+                        static_cast<int>(Kg_), offs_.data()};
+    ctx.pool->parallel_for(g_.N * bands_, [&](int64_t task, int tid) {
+      const int64_t n = task / bands_, oh0 = (task % bands_) * rows_;
+      const int64_t oh1 = std::min(g_.OH, oh0 + rows_);
+      const float* xn = x + n * g_.C * g_.H * g_.W;
+      float* yn = y + n * g_.M * P_;
+      for (int64_t oh = oh0; oh < oh1; ++oh) {
+        float* yr = yn + oh * g_.OW;
+        if (!ck_->direct_row(dg, xn, oh, weights_.get(), bias_.data(), g_.M, act_, params_,
+                             ctx.thread_scratch(tid), yr, P_))
+          for (int64_t m = 0; m < g_.M; ++m) ctx.k->unary(yr + m * P_, yr + m * P_, g_.OW, act_, params_);
+      }
+    });
+  }
+
   // ---- Winograd ---------------------------------------------------------------------------------
   void init_winograd(const float* wd, const KernelTable* k, int threads) {
     m_ = wino_m(algo_);
@@ -451,6 +696,10 @@ class ConvOp : public Op {
     }
     mchunks_ = ceil_div(g_.M, mc_);
     mi_ = std::min(mc_, round_up(64, MR));  // output rows per GEMM pass: Y stays in L2
+    // Tasks split M when there are too few tile blocks for the threads: rather than each one
+    // transforming the same input again, transform it once (in parallel over channels) into the
+    // op's shared buffer.
+    shared_v_ = mchunks_ > 1;
     scratch_floats_ = A2 * (g_.C * tb_ + 16) + A2 * mi_ * tb_ + A2 * NR + m_ * m_ * NR + 4 * NR + 64;
   }
 
@@ -460,6 +709,19 @@ class ConvOp : public Op {
     const KernelTable* k = ctx.k;
     const int A = alpha_, A2 = A * A, m = m_, NR = k->nr;
     const int64_t tasks = g_.N * blocks_ * mchunks_;
+    float* shared = reinterpret_cast<float*>(ctx.shared);
+    if (shared_v_) {  // phase 1: V of every (image, block), tasks over channel ranges
+      const int64_t cper = std::max<int64_t>(4, ceil_div(g_.C, 4 * ctx.pool->size()));
+      const int64_t cchunks = ceil_div(g_.C, cper);
+      ctx.pool->parallel_for(g_.N * blocks_ * cchunks, [&](int64_t task, int tid) {
+        const int64_t c0 = (task % cchunks) * cper, nb = task / cchunks;
+        const int64_t t0 = (nb % blocks_) * tb_;
+        float* scratch = ctx.thread_scratch(tid) + A2 * (g_.C * tb_ + 16) + A2 * mi_ * tb_;
+        transform_input(x + (nb / blocks_) * g_.C * g_.H * g_.W, t0, std::min(tb_, tiles_ - t0), c0,
+                        std::min(g_.C, c0 + cper), NR, shared + nb * vblock_floats(), scratch,
+                        reinterpret_cast<int64_t*>(scratch + A2 * NR + m * m * NR));
+      });
+    }
     ctx.pool->parallel_for(tasks, [&](int64_t task, int tid) {
       const int64_t mchunk = task % mchunks_, block = (task / mchunks_) % blocks_;
       const int64_t n = task / (mchunks_ * blocks_);
@@ -473,20 +735,10 @@ class ConvOp : public Op {
       float* D = Y + A2 * mi_ * tb_;
       float* O = D + A2 * NR;
       int64_t* corner = reinterpret_cast<int64_t*>(O + m * m * NR);  // per lane: ih0, iw0
-      const float* xn = x + n * g_.C * g_.H * g_.W;
-      for (int64_t p = 0; p < panels; ++p) {
-        const int64_t valid = std::min<int64_t>(NR, nt - p * NR);
-        for (int64_t l = 0; l < valid; ++l) {
-          const int64_t t = t0 + p * NR + l;
-          corner[2 * l] = (t / TW_) * m - g_.PT;
-          corner[2 * l + 1] = (t % TW_) * m - g_.PL;
-        }
-        if (valid < NR) std::memset(D, 0, sizeof(float) * A2 * NR);
-        for (int64_t c = 0; c < g_.C; ++c) {
-          ck_->wino_gather(A, xn + c * g_.H * g_.W, g_.H, g_.W, corner, valid, D);
-          ck_->wino_in(A, D, bt_.data(), V + p * g_.C * NR + c * NR, vstride);
-        }
-      }
+      if (shared_v_)
+        V = shared + (n * blocks_ + block) * vblock_floats();
+      else
+        transform_input(x + n * g_.C * g_.H * g_.W, t0, nt, 0, g_.C, NR, V, D, corner);
       const int64_t mlo = mchunk * mc_, mhi = std::min(g_.M, mlo + mc_);
       for (int64_t m0 = mlo; m0 < mhi; m0 += mi_) {
         const int64_t rows = std::min(mi_, mhi - m0);
@@ -511,6 +763,29 @@ class ConvOp : public Op {
     });
   }
 
+  // V (packed B panels, one per alpha^2 position) of channels [c0, c1) of tiles [t0, t0 + nt) of
+  // one image xn; D (alpha^2 x NR floats) and corner (2 x NR) are the caller's scratch.
+  void transform_input(const float* xn, int64_t t0, int64_t nt, int64_t c0, int64_t c1, int NR,
+                       float* V, float* D, int64_t* corner) const {
+    const int A = alpha_, A2 = A * A, m = m_;
+    const int64_t panels = ceil_div(nt, NR);
+    const int64_t vstride = g_.C * panels * NR + 16;  // as run_winograd's
+    for (int64_t p = 0; p < panels; ++p) {
+      const int64_t valid = std::min<int64_t>(NR, nt - p * NR);
+      for (int64_t l = 0; l < valid; ++l) {
+        const int64_t t = t0 + p * NR + l;
+        corner[2 * l] = (t / TW_) * m - g_.PT;
+        corner[2 * l + 1] = (t % TW_) * m - g_.PL;
+      }
+      if (valid < NR) std::memset(D, 0, sizeof(float) * A2 * NR);
+      for (int64_t c = c0; c < c1; ++c) {
+        ck_->wino_gather(A, xn + c * g_.H * g_.W, g_.H, g_.W, corner, valid, D);
+        ck_->wino_in(A, D, bt_.data(), V + p * g_.C * NR + c * NR, vstride);
+      }
+    }
+  }
+  int64_t vblock_floats() const { return alpha_ * alpha_ * (g_.C * tb_ + 16); }
+
   ConvGeom g_;
   const ConvKernels* ck_;
   int act_, algo_ = CONV_GEMM;
@@ -519,8 +794,12 @@ class ConvOp : public Op {
   std::vector<float> bias_;
   AlignedPtr<float> weights_;
   // GEMM
-  bool pointwise_ = false;
-  int64_t panel_stride_ = 0;
+  bool pointwise_ = false, gemv_ = false;
+  bool shared_b_ = false;  // B is packed once into the op's shared buffer (phase 1 of run_gemm)
+  int64_t bstride_ = 0;    // shared B: floats per (image, group)
+  int64_t panel_stride_ = 0, gemv_per_ = 0, gemv_chunks_ = 0;  // gemv: panels per task, tasks
+  bool swap_ = false;                                            // positions as the GEMM's rows
+  int64_t swap_per_ = 0, swap_chunks_ = 0;                       // NR-channel panels per task, tasks
   Tiling tiling_{};
   // depthwise
   int64_t Hq_ = 0, Wq_ = 0, phase_ = 0, rows_ = 1;
@@ -529,6 +808,7 @@ class ConvOp : public Op {
   // Winograd
   int m_ = 0, alpha_ = 0;
   int64_t ustride_ = 0, TW_ = 0, tiles_ = 0, tb_ = 0, blocks_ = 0, mc_ = 0, mchunks_ = 0, mi_ = 0;
+  bool shared_v_ = false;  // V is transformed once into the op's shared buffer (phase 1)
   std::vector<float> at_, bt_;
 };
 
@@ -542,8 +822,17 @@ const char* conv_algo_name(int algo) {
     case CONV_WINO4: return "winograd4";
     case CONV_WINO6: return "winograd6";
     case CONV_DWBLOCK: return "dwblock";
+    case CONV_DIRECT: return "direct";
     default: return "auto";
   }
+}
+
+bool gemv_packed(const KernelTable* k, int64_t K, const float* x, int64_t xs, const float* panels,
+                 int64_t n, const float* bias, float* y) {
+  const ConvKernels* ck = conv_kernels_for(k);
+  if (ck->lanes != k->nr) return false;
+  ck->gemv(K, x, xs, panels, n, bias, y);
+  return true;
 }
 
 std::vector<int> conv_candidates(const std::vector<int64_t>& ints, const KernelTable* k) {
@@ -551,6 +840,7 @@ std::vector<int> conv_candidates(const std::vector<int64_t>& ints, const KernelT
   std::vector<int> out{CONV_GEMM};
   if (depthwise_ok(g)) out.push_back(CONV_DEPTHWISE);
   if (dwblock_ok(g)) out.push_back(CONV_DWBLOCK);
+  if (direct_ok(g)) out.push_back(CONV_DIRECT);
   if (winograd_ok(g, k)) out.insert(out.end(), {CONV_WINO2, CONV_WINO4, CONV_WINO6});
   return out;
 }

@@ -11,12 +11,16 @@ namespace mnncpu {
 // allow falls back to the automatic one.
 enum ConvAlgo : int {
   CONV_AUTO = 0, CONV_GEMM = 1, CONV_DEPTHWISE = 2, CONV_WINO2 = 3, CONV_WINO4 = 4, CONV_WINO6 = 5,
-  CONV_DWBLOCK = 6,
+  CONV_DWBLOCK = 6, CONV_DIRECT = 7,
 };
 
 const char* conv_algo_name(int algo);
 // Algorithms that can run this conv (ints as the conv op takes them) on ISA table k.
 std::vector<int> conv_candidates(const std::vector<int64_t>& ints, const KernelTable* k);
+// y[j] = bias[j] + sum_k x[k * xs] * B[k][j] for j < n, B packed by pack_b in k->nr-column panels
+// (bias may be null); false, doing nothing, when this ISA has no matching kernel.
+bool gemv_packed(const KernelTable* k, int64_t K, const float* x, int64_t xs, const float* panels,
+                 int64_t n, const float* bias, float* y);
 std::unique_ptr<Op> make_conv_op(const std::vector<int64_t>& ints, const std::vector<float>& floats,
                                  const std::vector<Weight>& weights, const KernelTable* k, int threads);
 

@@ -9,6 +9,7 @@
 #include "gemm.h"
 #include "ops_extra.h"
 #include "ops_vision.h"
+#include "parallel.h"
 
 namespace mnncpu {
 namespace {
@@ -78,6 +79,11 @@ class MatMulOp : public Op {
     for (size_t i = 0; i < f.size() && i < 2; ++i) params_[i] = f[i];
     size_t wi = 0;
     tiling_ = make_tiling(M_, N_, k->mr, k->nr, batch_, threads, nc > 0 ? nc : b_const_ ? 256 : 512);
+    if (threads > 1) {  // tasks that balance on the pool (parallel.h); constant B is packed once
+      const GemmSplit s = split_gemm(M_, N_, K_, k->mr, k->nr, batch_, threads,
+                                     nc > 0 ? nc : b_const_ ? 256 : 512, b_const_ ? 0.0 : 0.5, 0.5);
+      tiling_ = {s.nc, ceil_div(N_, s.nc), s.mc, ceil_div(M_, s.mc)};
+    }
     if (b_const_) {
       const float* b = static_cast<const float*>(w.at(wi++).data) + offsets_[1];
       const int64_t K = K_, N = N_, rs = b_rs_, cs = b_cs_;
@@ -86,9 +92,17 @@ class MatMulOp : public Op {
                                 [=](float* dst) { pack_b(b, rs, cs, K, N, NR, dst); });
     }
     if (bias_kind_) bias_ = copy_floats(w.at(wi++));
+    // One row against constant B (classifier heads): a matrix-vector product over the packed
+    // panels, since the GEMM would pad the row to MR. Tasks are runs of whole panels.
+    if (M_ == 1 && b_const_ && bias_kind_ != 2) {
+      float probe = 0.f;
+      const int64_t panels = ceil_div(N_, k->nr);
+      gemv_per_ = threads > 1 ? std::max<int64_t>(1, ceil_div(panels, 2 * threads)) : panels;
+      gemv_ = gemv_packed(k, 0, &probe, 1, packed_b_.get(), 0, nullptr, &probe);
+    }
     // Several column tiles read the same rows of A: pack A once into shared panels rather than
     // once per tile.
-    shared_a_ = tiling_.ntiles > 1;
+    shared_a_ = tiling_.ntiles > 1 && !gemv_;
     mr_ = k->mr;
   }
 
@@ -106,6 +120,17 @@ class MatMulOp : public Op {
     const KernelTable* k = ctx.k;
     const Tiling& t = tiling_;
     const int MR = k->mr;
+    if (gemv_) {
+      const int64_t span = gemv_per_ * k->nr, chunks = ceil_div(N_, span);
+      ctx.pool->parallel_for(batch_ * chunks, [&](int64_t task, int) {
+        const int64_t bi = task / chunks, j0 = (task % chunks) * span, cnt = std::min(span, N_ - j0);
+        float* yj = y + bi * N_ + j0;
+        gemv_packed(k, K_, a + offsets_[2 * bi], a_cs_, packed_b_.get() + j0 * K_, cnt,
+                    bias_kind_ ? bias_.data() + j0 : nullptr, yj);
+        if (act_) k->unary(yj, yj, cnt, act_, params_);
+      });
+      return;
+    }
     float* shared = reinterpret_cast<float*>(ctx.shared);
     if (shared_a_) {  // phase 1: every MR-row panel of every batch's A, once
       const int64_t panels = ceil_div(M_, MR), per = std::max<int64_t>(1, ceil_div(panels, 4));
@@ -155,7 +180,8 @@ class MatMulOp : public Op {
   int64_t a_stride() const { return round_up(M_, mr_) * K_; }  // floats per batch of packed A
 
   int64_t batch_, M_, N_, K_, a_rs_, a_cs_, b_rs_, b_cs_;
-  bool b_const_, shared_a_ = false;
+  bool b_const_, shared_a_ = false, gemv_ = false;
+  int64_t gemv_per_ = 0;  // gemv: NR-column panels per task
   int bias_kind_, act_, mr_ = 1;
   float params_[2] = {0.f, 0.f};
   std::vector<int64_t> offsets_;

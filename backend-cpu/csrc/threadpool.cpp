@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <chrono>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -13,7 +14,15 @@
 
 namespace mnncpu {
 
-static constexpr int kSpins = 4096, kYields = 256;
+// How long an idle worker spins before it sleeps, by the clock since PAUSE takes 10 to 150 cycles
+// depending on the core. Waking a sleeper costs the next op tens of microseconds; a gap longer than
+// this is between runs, where that is small beside the run.
+static constexpr auto kWorkerSpin = std::chrono::microseconds(2000);
+static constexpr int kSpins = 4096;  // the caller's wait for other threads' last tasks, then yield
+
+static bool spun_out(int spins, std::chrono::steady_clock::time_point since) {
+  return (spins & 63) == 63 && std::chrono::steady_clock::now() - since > kWorkerSpin;
+}
 
 ThreadPool::ThreadPool(int threads) : size_(threads < 1 ? 1 : threads) {
   for (int tid = 1; tid < size_; ++tid) threads_.emplace_back([this, tid] { worker(tid); });
@@ -33,14 +42,22 @@ void ThreadPool::work(uint32_t gen, int tid) {
   Job& job = jobs_[gen & 1];
   for (;;) {
     uint64_t v = next_.load(std::memory_order_acquire);
+    int64_t first, take;
     for (;;) {
       if (static_cast<uint32_t>(v >> 32) != gen) return;
-      if (static_cast<int64_t>(v & 0xffffffffu) >= job.tasks.load(std::memory_order_relaxed)) return;
-      if (next_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) break;
+      const int64_t tasks = job.tasks.load(std::memory_order_relaxed);
+      first = static_cast<int64_t>(v & 0xffffffffu);
+      if (first >= tasks) return;
+      // Guided claims: a share of what is left, down to single tasks at the end. A loop of many
+      // tiny tasks then costs a few claims (each moves next_'s and done_'s lines between cores,
+      // ~0.1 us, more than a small copy's task), and coarse tasks still balance to the last one.
+      take = std::max<int64_t>(1, (tasks - first) / (2 * size_));
+      if (next_.compare_exchange_weak(v, v + static_cast<uint64_t>(take), std::memory_order_acq_rel)) break;
     }
-    job.fn.load(std::memory_order_relaxed)(job.ctx.load(std::memory_order_relaxed),
-                                           static_cast<int64_t>(v & 0xffffffffu), tid);
-    done_.fetch_add(1, std::memory_order_release);
+    const TaskFn fn = job.fn.load(std::memory_order_relaxed);
+    void* ctx = job.ctx.load(std::memory_order_relaxed);
+    for (int64_t t = first; t < first + take; ++t) fn(ctx, t, tid);
+    done_.fetch_add(take, std::memory_order_release);
   }
 }
 
@@ -77,11 +94,10 @@ void ThreadPool::dispatch(int64_t tasks, TaskFn fn, void* ctx) {
 void ThreadPool::worker(int tid) {
   uint32_t seen = 0;
   for (;;) {
+    const auto since = std::chrono::steady_clock::now();
     for (int spins = 0; gen_.load(std::memory_order_acquire) == seen; ++spins) {
-      if (spins < kSpins) {
+      if (!spun_out(spins, since)) {
         MNN_PAUSE();
-      } else if (spins < kSpins + kYields) {
-        sched_yield();
       } else {
         std::unique_lock<std::mutex> lock(mutex_);
         sleepers_.fetch_add(1);

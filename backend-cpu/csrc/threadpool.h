@@ -1,7 +1,9 @@
-// A small fork-join pool: the caller plus n-1 workers take task indices from one atomic counter.
+// A small fork-join pool: the caller plus n-1 workers claim runs of task indices (guided: a share
+// of what is left) from one atomic counter.
 // The caller waits for its tasks, never for the workers: a worker that is descheduled (2 cores
-// shared with other processes) delays nothing it has not started. Workers spin briefly between ops
-// (ops follow each other within microseconds), then yield, then sleep.
+// shared with other processes) delays nothing it has not claimed. Workers spin between ops
+// (ops follow each other within microseconds, runs within a fraction of a millisecond), then sleep.
+// Busy cores never exceed size(): the caller and size() - 1 workers, spinning or working.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -49,11 +51,14 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   Job jobs_[2];
-  std::atomic<uint64_t> next_{0};  // (generation << 32) | next task index
-  std::atomic<int64_t> done_{0};
-  std::atomic<uint32_t> gen_{0};
+  // Own cache lines: every task claim and completion writes next_ and done_, and a write to the
+  // line idle workers spin on (gen_) would make each of them miss on every claim.
+  alignas(64) std::atomic<uint64_t> next_{0};  // (generation << 32) | next task index
+  alignas(64) std::atomic<int64_t> done_{0};
+  alignas(64) std::atomic<uint32_t> gen_{0};
   std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
+  char pad_[64];  // nothing allocated after the pool shares gen_'s line
 };
 
 }  // namespace mnncpu

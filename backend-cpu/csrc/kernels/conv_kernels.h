@@ -26,6 +26,15 @@ struct DwBlockGeom {
   int64_t band_rows;    // local padded rows of the largest band (scratch sizing)
 };
 
+// Direct convolution of few input channels (network stems), one output row at a time: the KH input
+// rows of every channel are copied zero-padded and split into SW column phases (SW <= 2), row r of
+// phase b at rows + (r * SW + b) * Wh, so tap t is the contiguous run at offs[t] for any stride.
+struct DirectGeom {
+  int64_t C, H, W, KH, SH, SW, DH, PT, PL, OW, Wh;
+  int taps;
+  const int64_t* offs;
+};
+
 struct ConvKernels {
   int lanes;
   int vec;  // floats per native vector
@@ -67,6 +76,19 @@ struct ConvKernels {
   // j < n (bias may be null). A GEMM with one row would pad it to MR rows; this reads each weight once.
   void (*gemv)(int64_t K, const float* x, int64_t xs, const float* panels, int64_t n,
                const float* bias, float* y);
+  // Output row oh of all M channels (y: row oh of channel 0, channels ystride apart) from plane set
+  // x. w: [ceil(M / 4)][taps][4] zero-padded; bias: M. rows: scratch of C * KH * SW * Wh + SW * Wh
+  // floats. Activation codes 0-5 fused (false: the caller applies act to the row).
+  bool (*direct_row)(const DirectGeom& g, const float* x, int64_t oh, const float* w,
+                     const float* bias, int64_t M, int act, const float* params, float* rows,
+                     float* y, int64_t ystride);
+  int mr;  // rows of micro_conv: the ISA's GEMM MR, so it reads the same packed A panels
+  // The GEMM micro-kernel with a convolution's epilogue, over packed panels (a: kc x mr, b: kc x
+  // lanes): rows r < rows of C (row stride ldc) become first ? bias[r] + A*B : C + A*B, then act
+  // when last. The bias seeds the accumulators and the activation runs in registers, so 1x1 convs
+  // with few input channels need no second pass over C. False (nothing done) for act codes > 5.
+  bool (*micro_conv)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int rows,
+                     bool first, bool last, const float* bias, int act, const float* params);
 };
 
 const ConvKernels* conv_kernels_baseline();

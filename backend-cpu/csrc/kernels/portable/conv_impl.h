@@ -524,6 +524,7 @@ static void gemv(int64_t K, const float* x, int64_t xs, const float* panels, int
     int64_t k = 0;
     for (; k + 4 <= K; k += 4, p += 4 * kLanes)
       for (int u = 0; u < 4; ++u) {
+        if ((u * kLanes) % 16 == 0) __builtin_prefetch(p + u * kLanes + 1024);
         const vec xv = vec{} + x[(k + u) * xs];
         for (int v = 0; v < NV; ++v) acc[u][v] += xv * vload(p + u * kLanes + v * kVec);
       }
@@ -538,8 +539,138 @@ static void gemv(int64_t K, const float* x, int64_t xs, const float* panels, int
   }
 }
 
+// ---- direct convolution of few input channels ---------------------------------------------------
+// A broadcast without `vec{} + x`: that adds 0.f (kept, since -0.f + 0.f != -0.f) and ties up a
+// register holding the zero, which the 12-accumulator loop below cannot spare.
+static inline vec splat(float x) {
+#if defined(__AVX512F__) && MNN_CONV_VEC == 16
+  return _mm512_set1_ps(x);
+#elif defined(__AVX__) && MNN_CONV_VEC == 8
+  return _mm256_set1_ps(x);
+#endif
+  vec v;
+  for (int i = 0; i < kVec; ++i) v[i] = x;
+  return v;
+}
+
+// Wh is a multiple of the 3-vector group plus the taps' reach: every group reads whole vectors.
+constexpr int kDirectGroup = 3 * kVec;
+
+template <int ACT>
+static void direct_row_t(const DirectGeom& g, const float* rows, const float* w, const float* bias,
+                         int64_t M, const float* p, float* y, int64_t ystride) {
+  // 4 output channels x 3 vectors of columns: 12 accumulators, each tap 3 loads + 4 broadcasts.
+  const int T = g.taps;
+  for (int64_t m0 = 0; m0 < M; m0 += 4) {
+    const float* wg = w + m0 * T;
+    const int64_t mcount = M - m0 < 4 ? M - m0 : 4;
+    float b4[4] = {};
+    for (int64_t i = 0; i < mcount; ++i) b4[i] = bias[m0 + i];
+    for (int64_t ow = 0; ow < g.OW; ow += kDirectGroup) {
+      vec acc[4][3];
+      for (int i = 0; i < 4; ++i)
+        for (int v = 0; v < 3; ++v) acc[i][v] = splat(b4[i]);
+      for (int t = 0; t < T; ++t) {
+        const float* s = rows + g.offs[t] + ow;
+        const vec x0 = vload(s), x1 = vload(s + kVec), x2 = vload(s + 2 * kVec);
+        for (int i = 0; i < 4; ++i) {
+          const vec wi = splat(wg[t * 4 + i]);
+          acc[i][0] += wi * x0;
+          acc[i][1] += wi * x1;
+          acc[i][2] += wi * x2;
+        }
+      }
+      const int64_t cnt = g.OW - ow < kDirectGroup ? g.OW - ow : kDirectGroup;
+      for (int64_t i = 0; i < mcount; ++i) {
+        float* yi = y + (m0 + i) * ystride + ow;
+        if (cnt == kDirectGroup) {
+          for (int v = 0; v < 3; ++v) vstore(yi + v * kVec, activate_vec<ACT>(acc[i][v], p));
+        } else {
+          float t[kDirectGroup];
+          for (int v = 0; v < 3; ++v) vstore(t + v * kVec, activate_vec<ACT>(acc[i][v], p));
+          for (int64_t j = 0; j < cnt; ++j) yi[j] = t[j];
+        }
+      }
+    }
+  }
+}
+
+static bool direct_row(const DirectGeom& g, const float* x, int64_t oh, const float* w,
+                       const float* bias, int64_t M, int act, const float* p, float* rows, float* y,
+                       int64_t ystride) {
+  const int64_t span = g.SW * g.Wh;  // padded columns of one input row
+  float* line = rows + g.C * g.KH * span;
+  // Input columns [lo, hi) land inside the padded row at lo + PL.
+  const int64_t lo = g.PL >= 0 ? 0 : -g.PL;
+  const int64_t hi = g.W < span - g.PL ? g.W : span - g.PL;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh) {
+      float* dst = rows + (c * g.KH + kh) * span;
+      const int64_t ih = oh * g.SH - g.PT + kh * g.DH;
+      if (ih < 0 || ih >= g.H || hi <= lo) {
+        zero_floats(dst, span);
+        continue;
+      }
+      const float* src = x + (c * g.H + ih) * g.W;
+      float* pad = g.SW == 1 ? dst : line;
+      zero_floats(pad, lo + g.PL);
+      copy_floats(pad + lo + g.PL, src + lo, hi - lo);
+      zero_floats(pad + hi + g.PL, span - hi - g.PL);
+      if (g.SW == 2) deinterleave(line, g.Wh, dst, dst + g.Wh);
+    }
+  const int code = act <= 5 ? act : 0;
+  switch (code) {
+    case 1: direct_row_t<1>(g, rows, w, bias, M, p, y, ystride); break;
+    case 2: direct_row_t<2>(g, rows, w, bias, M, p, y, ystride); break;
+    case 3: direct_row_t<3>(g, rows, w, bias, M, p, y, ystride); break;
+    case 4: direct_row_t<4>(g, rows, w, bias, M, p, y, ystride); break;
+    case 5: direct_row_t<5>(g, rows, w, bias, M, p, y, ystride); break;
+    default: direct_row_t<0>(g, rows, w, bias, M, p, y, ystride); break;
+  }
+  return act == code;
+}
+
+// ---- GEMM micro-kernel with bias and activation ---------------------------------------------------
+constexpr int kMR = MNN_CONV_MR;
+
+template <int ACT>
+static void micro_conv_t(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int rows,
+                         bool first, bool last, const float* bias, const float* p) {
+  constexpr int NV = kLanes / kVec;
+  vec r[kMR][NV];
+  for (int i = 0; i < kMR; ++i)
+    for (int v = 0; v < NV; ++v)
+      r[i][v] = i >= rows ? vec{} : first ? splat(bias[i]) : vload(c + i * ldc + v * kVec);
+  for (int64_t k = 0; k < kc; ++k, a += kMR, b += kLanes) {
+    vec bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = vload(b + v * kVec);
+    for (int i = 0; i < kMR; ++i) {
+      const vec ai = splat(a[i]);
+      for (int v = 0; v < NV; ++v) r[i][v] += ai * bv[v];
+    }
+  }
+  for (int i = 0; i < kMR; ++i) {
+    if (i >= rows) break;
+    for (int v = 0; v < NV; ++v) vstore(c + i * ldc + v * kVec, last ? activate_vec<ACT>(r[i][v], p) : r[i][v]);
+  }
+}
+
+static bool micro_conv(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int rows,
+                       bool first, bool last, const float* bias, int act, const float* p) {
+  switch (act) {
+    case 0: micro_conv_t<0>(kc, a, b, c, ldc, rows, first, last, bias, p); return true;
+    case 1: micro_conv_t<1>(kc, a, b, c, ldc, rows, first, last, bias, p); return true;
+    case 2: micro_conv_t<2>(kc, a, b, c, ldc, rows, first, last, bias, p); return true;
+    case 3: micro_conv_t<3>(kc, a, b, c, ldc, rows, first, last, bias, p); return true;
+    case 4: micro_conv_t<4>(kc, a, b, c, ldc, rows, first, last, bias, p); return true;
+    case 5: micro_conv_t<5>(kc, a, b, c, ldc, rows, first, last, bias, p); return true;
+    default: return false;
+  }
+}
+
 static const ConvKernels kConvKernels = {kLanes, kVec, dw_flat, bias_act, dw_plane, dw_block, wino_in,
-                                         wino_out, wino_gather, wino_scatter, gemv};
+                                         wino_out, wino_gather, wino_scatter, gemv,
+                                         direct_row, kMR, micro_conv};
 
 }  // namespace MNN_KNS
 }  // namespace mnncpu

@@ -2,6 +2,7 @@
 #define MNN_KNS avx2
 #define MNN_CONV_LANES 16
 #define MNN_CONV_VEC 8
+#define MNN_CONV_MR 6  // the GEMM micro-kernel's MR
 #include "kernels/portable/conv_impl.h"
 
 namespace mnncpu {
