@@ -10,6 +10,12 @@
 //    output than large ones.
 //  - Winograd F(m x m, 3 x 3), m in {2, 4, 6}: tiles fill the GEMM's NR-wide panels, the alpha^2
 //    transformed weight matrices are pre-packed, and each tile position is one packed GEMM.
+//  - direct (C * KH * KW <= 64, stems): per output row, the input rows split into column phases,
+//    4 output channels x 3 vectors of columns per tap; im2col's gathers cost more than the math.
+// Shapes that waste most of a GEMM tile take other routes inside "gemm": one output position is a
+// matrix-vector product; maps of <= 64 positions put positions on the MR side (49 of 54 rows used
+// instead of 49 of 64 columns); 1x1 projections (K >= M) pack B panel by panel with the fused
+// bias/activation micro-kernel (conv_impl.h micro_conv).
 #include "conv.h"
 
 #include <algorithm>
@@ -389,7 +395,7 @@ class ConvOp : public Op {
     // swapped they are the MR rows (49 of 54) and output channels the NR columns; the result
     // goes out transposed, with bias and activation, once per NR channels.
     const auto used = [](int64_t n, int64_t r) { return static_cast<double>(n) / round_up(n, r); };
-    swap_ = pointwise_ && g_.G == 1 && P_ <= (getenv("MNN_SWAPMAX") ? atoi(getenv("MNN_SWAPMAX")) : 64) &&
+    swap_ = pointwise_ && g_.G == 1 && P_ <= 64 &&  // larger maps: measured no better
             used(P_, k->mr) * used(g_.M, k->nr) > 1.08 * used(g_.M, k->mr) * used(P_, k->nr);
     if (swap_) {
       weights_ = aligned_array<float>(round_up(g_.M, k->nr) * Kg_);
@@ -470,7 +476,7 @@ class ConvOp : public Op {
         pb = shared + (n * g_.G + gi) * bstride_ + n0 * Kg_;
       } else if (pointwise_ && Kg_ < Mg_) {  // expansions: the whole tile packed, row strips
         pack_b(xg + n0, g_.H * g_.W, 1, Kg_, nc, k->nr, pb);
-      } else if (pointwise_) {  // projections (few output rows): panel by panel, measured faster
+      } else if (pointwise_) {  // projections (K >= M): panel by panel, measured ~1% faster
         gemm_pointwise(k, ck_, mc, nc, Kg_, weights_.get() + gi * panel_stride_ + m0 * Kg_, xg + n0, P_,
                        y + (n * g_.M + gi * Mg_ + m0) * P_ + n0, P_, bias_.data() + gi * Mg_ + m0, act_,
                        params_, pb);
@@ -826,6 +832,8 @@ const char* conv_algo_name(int algo) {
     default: return "auto";
   }
 }
+
+const ConvKernels* conv_kernels_of(const KernelTable* k) { return conv_kernels_for(k); }
 
 bool gemv_packed(const KernelTable* k, int64_t K, const float* x, int64_t xs, const float* panels,
                  int64_t n, const float* bias, float* y) {

@@ -19,6 +19,9 @@ const char* conv_algo_name(int algo);
 std::vector<int> conv_candidates(const std::vector<int64_t>& ints, const KernelTable* k);
 // y[j] = bias[j] + sum_k x[k * xs] * B[k][j] for j < n, B packed by pack_b in k->nr-column panels
 // (bias may be null); false, doing nothing, when this ISA has no matching kernel.
+struct ConvKernels;
+// The convolution kernel table matching GEMM table k (same ISA).
+const ConvKernels* conv_kernels_of(const KernelTable* k);
 bool gemv_packed(const KernelTable* k, int64_t K, const float* x, int64_t xs, const float* panels,
                  int64_t n, const float* bias, float* y);
 std::unique_ptr<Op> make_conv_op(const std::vector<int64_t>& ints, const std::vector<float>& floats,

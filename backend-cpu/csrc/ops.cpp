@@ -7,6 +7,7 @@
 
 #include "conv.h"
 #include "gemm.h"
+#include "kernels/conv_kernels.h"
 #include "ops_extra.h"
 #include "ops_vision.h"
 #include "parallel.h"
@@ -197,13 +198,22 @@ class PoolOp : public Op {
   // ints: planes H W OH OW KH KW SH SW DH DW PT PL PB PR is_max count_include_pad
   explicit PoolOp(const std::vector<int64_t>& v) : v_(v) { check(v.size() == 17, "pool: expected 17 ints"); }
   int64_t scratch_bytes() const override {
-    return pool_scratch_floats(v_[4], v_[5], v_[6], v_[8], v_[9], v_[10]) * 4 + 64;
+    return std::max(pool_scratch_floats(v_[4], v_[5], v_[6], v_[8], v_[9], v_[10]),
+                    maxpool_scratch_floats(v_[4], v_[6], v_[8])) * 4 + 64;
   }
 
   void run(const RunCtx& ctx) override {
     const float* x = ctx.at(in[0]);
     float* y = ctx.at(out[0]);
     const auto& v = v_;
+    if (v[15] && v[9] == 1 && v[10] == 1 && v[8] <= 2) {  // max, unit dilations: conv_impl.h maxpool
+      const ConvKernels* ck = conv_kernels_of(ctx.k);
+      ctx.pool->parallel_for(v[0], [&](int64_t p, int tid) {
+        ck->maxpool(x + p * v[1] * v[2], v[1], v[2], y + p * v[3] * v[4], v[3], v[4], v[5], v[6], v[7],
+                    v[8], v[11], v[12], ctx.thread_scratch(tid));
+      });
+      return;
+    }
     ctx.pool->parallel_for(v[0], [&](int64_t p, int tid) {
       ctx.k->pool2d(x + p * v[1] * v[2], v[1], v[2], y + p * v[3] * v[4], v[3], v[4], v[5], v[6], v[7],
                     v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15] != 0, v[16] != 0,

@@ -90,3 +90,26 @@ def test_pointwise_projection(monkeypatch, isa, c, m, h, w):
 @pytest.mark.parametrize("act", ACTIVATIONS, ids=[a[0] or "none" for a in ACTIVATIONS])
 def test_pointwise_projection_activations(monkeypatch, act):
     run_conv(monkeypatch, "gemm", 33, 20, 17, 23, k=1, batch=2, threads=2, act=act, bias=act[0] != "Relu")
+
+
+# Max pooling with unit dilations and column stride <= 2 (conv_impl.h maxpool): maps narrower and
+# wider than a vector, ceil_mode windows past the edge, asymmetric pads, row strides 1-3, -inf
+# padding against all-negative inputs
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("attrs", [
+    dict(kernel_shape=(3, 3), strides=(2, 2), ceil_mode=1),
+    dict(kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1)),
+    dict(kernel_shape=(2, 5), strides=(3, 2), pads=(1, 2, 0, 4), ceil_mode=1),
+    dict(kernel_shape=(4, 2), strides=(1, 1), pads=(0, 1, 3, 0)),
+    dict(kernel_shape=(1, 1), strides=(1, 2)),
+])
+def test_maxpool(isa, attrs):
+    for shape in [(1, 3, 111, 111), (2, 5, 9, 6), (1, 2, 4, 3), (1, 1, 30, 70)]:
+        x = -np.abs(rand(*shape)) - 1.0
+        check(graph_of(node("MaxPool", ["x"], **attrs), {"x": x}), {"x": x}, isa)
+
+
+def test_maxpool_threads():
+    x = rand(2, 33, 55, 55)
+    attrs = dict(kernel_shape=(3, 3), strides=(2, 2), ceil_mode=1)
+    check(graph_of(node("MaxPool", ["x"], **attrs), {"x": x}), {"x": x}, threads=2)

@@ -89,7 +89,17 @@ struct ConvKernels {
   // with few input channels need no second pass over C. False (nothing done) for act codes > 5.
   bool (*micro_conv)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int rows,
                      bool first, bool last, const float* bias, int act, const float* params);
+  // One plane of max pooling with unit dilations and SW <= 2 (pads beyond the input read as -inf;
+  // a window with no input element gives 0, as pool2d). Per output row: the max over the window's
+  // input rows, then over its columns (stride 2 through even/odd phases), all in whole vectors.
+  // buf: maxpool_scratch_floats(OW, KW, SW).
+  void (*maxpool)(const float* x, int64_t H, int64_t W, float* y, int64_t OH, int64_t OW, int64_t KH,
+                  int64_t KW, int64_t SH, int64_t SW, int64_t PT, int64_t PL, float* buf);
 };
+
+inline int64_t maxpool_scratch_floats(int64_t OW, int64_t KW, int64_t SW) {
+  return 3 * ((OW - 1) * SW + KW + 64) + 64;
+}
 
 const ConvKernels* conv_kernels_baseline();
 #ifdef MNN_X86

@@ -1,5 +1,6 @@
 // Convolution kernels written so the compiler vectorises them; compiled once per ISA inside
 // namespace MNN_KNS with MNN_CONV_LANES (= that ISA's GEMM NR) defined.
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/conv_kernels.h"
@@ -668,9 +669,78 @@ static bool micro_conv(int64_t kc, const float* a, const float* b, float* c, int
   }
 }
 
+// ---- max pooling ----------------------------------------------------------------------------------
+static inline vec vmax(vec a, vec b) { return a > b ? a : b; }
+
+static void maxpool(const float* x, int64_t H, int64_t W, float* y, int64_t OH, int64_t OW, int64_t KH,
+                    int64_t KW, int64_t SH, int64_t SW, int64_t PT, int64_t PL, float* buf) {
+  const int64_t span = (OW - 1) * SW + KW;         // padded columns the row's windows read
+  const int64_t half = (span + 1) / 2 + kVec;       // per phase, with room for whole vectors
+  float* t = buf;                                   // column maxima of the window's rows
+  float* ev = t + span + 2 * kVec;
+  float* od = ev + half + kVec;
+  const int64_t c0 = PL < span ? PL : span;                  // first padded column holding input
+  const int64_t n = W < span - c0 ? W : span - c0;           // input columns read
+  for (int64_t j = 0; j < c0; ++j) t[j] = -INFINITY;
+  for (int64_t j = c0 + n; j < span + 2 * kVec; ++j) t[j] = -INFINITY;
+  // Outputs whose window holds no input column are 0 (with ceil_mode or wide pads).
+  int64_t lo = 0, hi = OW;
+  while (lo < OW && lo * SW - PL + KW <= 0) ++lo;
+  while (hi > lo && (hi - 1) * SW - PL >= W) --hi;
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    float* yr = y + oh * OW;
+    const int64_t r0 = oh * SH - PT < 0 ? 0 : oh * SH - PT;
+    const int64_t r1 = oh * SH - PT + KH < H ? oh * SH - PT + KH : H;
+    if (r1 <= r0 || lo >= hi) {
+      for (int64_t j = 0; j < OW; ++j) yr[j] = 0.f;
+      continue;
+    }
+    const float* src = x + r0 * W;
+    float* tc = t + c0;
+    int64_t j = 0;
+    for (; j + kVec <= n; j += kVec) {
+      vec m = vload(src + j);
+      for (int64_t r = 1; r < r1 - r0; ++r) m = vmax(m, vload(src + r * W + j));
+      vstore(tc + j, m);
+    }
+    for (; j < n; ++j) {
+      float m = src[j];
+      for (int64_t r = 1; r < r1 - r0; ++r) m = m > src[r * W + j] ? m : src[r * W + j];
+      tc[j] = m;
+    }
+    const float* phase[2] = {t, t};
+    if (SW == 2) {  // even and odd columns apart: every tap is a contiguous run
+      deinterleave(t, half - kVec + 1, ev, od);
+      phase[0] = ev;
+      phase[1] = od;
+    }
+    if (hi - lo >= kVec) {
+      for (int64_t ow = lo;; ow += kVec) {
+        const int64_t o = ow + kVec <= hi ? ow : hi - kVec;  // the last vector overlaps
+        vec m = vload(phase[0] + o);
+        for (int64_t kw = 1; kw < KW; ++kw)
+          m = vmax(m, vload((SW == 2 ? phase[kw & 1] + kw / 2 : t + kw) + o));
+        vstore(yr + o, m);
+        if (o + kVec >= hi) break;
+      }
+    } else {
+      for (int64_t ow = lo; ow < hi; ++ow) {
+        float m = SW == 2 ? ev[ow] : t[ow];
+        for (int64_t kw = 1; kw < KW; ++kw) {
+          const float v = SW == 2 ? phase[kw & 1][ow + kw / 2] : t[ow + kw];
+          m = m > v ? m : v;
+        }
+        yr[ow] = m;
+      }
+    }
+    for (int64_t ow = 0; ow < lo; ++ow) yr[ow] = 0.f;
+    for (int64_t ow = hi; ow < OW; ++ow) yr[ow] = 0.f;
+  }
+}
+
 static const ConvKernels kConvKernels = {kLanes, kVec, dw_flat, bias_act, dw_plane, dw_block, wino_in,
                                          wino_out, wino_gather, wino_scatter, gemv,
-                                         direct_row, kMR, micro_conv};
+                                         direct_row, kMR, micro_conv, maxpool};
 
 }  // namespace MNN_KNS
 }  // namespace mnncpu
