@@ -6,6 +6,9 @@ pip package installs its own `mnn` console script, so it must not share an envir
 The coordinator interleaves the engines round-robin: each round asks every engine, in a rotated
 order, for one untimed run then `--runs` timed runs, so machine drift hits all engines alike; the
 medians pool all rounds. Only one engine computes at a time; the others wait on their stdin.
+Before each turn the coordinator waits `--settle` seconds: ONNX Runtime's pool keeps a worker
+spinning for ~45 ms after a run, and on a 2-core machine that took a core from whichever engine
+came next (its 2-thread runs up to twice as slow).
 
 Each worker also reports the process CPU time over its timed runs: CPU-time / wall-time is how many
 cores it kept busy, which must stay at or below the thread count (spin-waiting thread pools count as
@@ -309,6 +312,7 @@ def bench_case(onnx_path: Path, threads: int, args, folder: Path) -> dict:
             if engine not in workers:
                 continue
             try:
+                time.sleep(args.settle)  # let the previous engine's spinning threads go idle
                 workers[engine].send(cmd="time", runs=args.runs, warm=1)
                 reply = workers[engine].receive()
             except Exception as error:
@@ -441,6 +445,9 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", type=float, default=60.0,
                         help="seconds of rounds per model and thread count before stopping early "
                              "(min 2 rounds)")
+    parser.add_argument("--settle", type=float, default=0.1,
+                        help="seconds to wait before each engine's turn, for the previous engine's "
+                             "spinning threads to go idle (default 0.1)")
     parser.add_argument("--peers-venv", type=Path, default=DEFAULT_VENV, help=f"({DEFAULT_VENV})")
     parser.add_argument("--mnn-cache", type=Path, default=DEFAULT_CACHE,
                         help=f"MNN 3.6.1 models converted from the ONNX ones ({DEFAULT_CACHE})")

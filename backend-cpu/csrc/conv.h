@@ -24,6 +24,14 @@ struct ConvKernels;
 const ConvKernels* conv_kernels_of(const KernelTable* k);
 bool gemv_packed(const KernelTable* k, int64_t K, const float* x, int64_t xs, const float* panels,
                  int64_t n, const float* bias, float* y);
+// The 1x1-conv GEMM (conv.cpp gemm_pointwise): C[mc x nc] = act(A * B + bias) with A packed by
+// pack_a in k->mr-row panels, B read in place (row stride ldb); pb: kKC x k->nr floats of scratch.
+void conv_gemm_pointwise(const KernelTable* k, int64_t mc, int64_t nc, int64_t K, const float* pa,
+                         const float* b, int64_t ldb, float* c, int64_t ldc, const float* bias, int act,
+                         const float* params, float* pb);
+// An expansion 1x1 conv and the depthwise conv reading its output, run band by band (fused_ir.cpp).
+std::unique_ptr<Op> make_conv_ir_op(const std::vector<int64_t>& ints, const std::vector<float>& floats,
+                                    const std::vector<Weight>& weights, const KernelTable* k, int threads);
 std::unique_ptr<Op> make_conv_op(const std::vector<int64_t>& ints, const std::vector<float>& floats,
                                  const std::vector<Weight>& weights, const KernelTable* k, int threads);
 

@@ -534,6 +534,7 @@ std::unique_ptr<Op> make_op(const std::string& kind, const std::vector<int>& in,
                             const KernelTable* k, int threads) {
   std::unique_ptr<Op> op;
   if (kind == "conv") op = make_conv_op(v, f, w, k, threads);
+  else if (kind == "conv_ir") op = make_conv_ir_op(v, f, w, k, threads);
   else if (kind == "matmul") op.reset(new MatMulOp(v, f, w, k, threads));
   else if (kind == "pool") op.reset(new PoolOp(v));
   else if (kind == "reduce") op.reset(new ReduceOp(v));

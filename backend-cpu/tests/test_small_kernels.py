@@ -104,7 +104,7 @@ def test_pointwise_projection_activations(monkeypatch, act):
     dict(kernel_shape=(1, 1), strides=(1, 2)),
 ])
 def test_maxpool(isa, attrs):
-    for shape in [(1, 3, 111, 111), (2, 5, 9, 6), (1, 2, 4, 3), (1, 1, 30, 70)]:
+    for shape in [(1, 3, 111, 111), (2, 5, 9, 6), (1, 2, 4, 3), (1, 1, 30, 70), (1, 2, 17, 8), (1, 1, 9, 33)]:
         x = -np.abs(rand(*shape)) - 1.0
         check(graph_of(node("MaxPool", ["x"], **attrs), {"x": x}), {"x": x}, isa)
 

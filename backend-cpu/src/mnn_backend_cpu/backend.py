@@ -17,6 +17,7 @@ from mnn_core.ir import Graph, TensorType, node_reads
 from mnn_core.memory import Lifetime, plan_memory
 from mnn_core.shape_inference import infer_types
 
+from .fusion import fuse_inverted_residuals
 from .lowering import Env, LOp, NeedsValue, Unsupported, lower
 from .tuning import Tuner, time_runs
 
@@ -72,7 +73,19 @@ class NativePlan:
                     consts[src] = consts.pop(name)
                 nbytes = env.type(name).nbytes
                 ops.append(LOp("copy", [src], [name], [1, 1, 1, nbytes, 1, 0, 1, 0]))
-        self.lops = ops
+        views: dict[str, tuple[str, int]] = {}
+        if os.environ.get("MNN_CPU_CONCAT_VIEWS", "1") != "0":
+            ops, views = _concat_views(ops, resolve, {*self.inputs, *self.outputs, *consts}, env)
+
+        def place(name: str) -> tuple[str, int]:
+            """The arena tensor holding `name` and the byte offset in it."""
+            name, offset = resolve(name), 0
+            while name in views:
+                name, extra = views[name]
+                offset += extra
+            return name, offset
+
+        self.lops, self.views = ops, views
         plan = native.Plan(pool, isa)
         ids: dict[str, int] = {}
         for i, name in enumerate(self.inputs):
@@ -86,14 +99,17 @@ class NativePlan:
         last: dict[str, int] = {}
         for step, lop in enumerate(ops):
             for name in lop.inputs:
-                last[resolve(name)] = step
+                last[place(name)[0]] = step
             for name in lop.outputs:
-                first.setdefault(name, step)
+                first.setdefault(place(name)[0], step)
         lifetimes = [Lifetime(n, env.type(n).nbytes, s, max(last.get(n, s), s))
                      for n, s in first.items() if n not in ids]
         memory = plan_memory(lifetimes)
         for life in lifetimes:
             ids[life.name] = plan.add_tensor(ARENA, memory.offsets[life.name], life.nbytes)
+        for name in views:  # producers writing straight into their concat's output
+            base, offset = place(name)
+            ids[name] = plan.add_tensor(ARENA, memory.offsets[base] + offset, env.type(name).nbytes)
         for lop in ops:
             ins = []
             for name in lop.inputs:
@@ -112,6 +128,52 @@ class NativePlan:
         outs = [np.empty(t.shape, t.dtype.numpy) for t in self.out_types]
         self.last_run_allocations = self.plan.run(arrays, outs, profile)
         return outs
+
+
+def _concat_views(ops: list[LOp], resolve, fixed: set, env: Env):
+    """Let producers write straight into a Concat's output where their piece is one contiguous
+    block of it (e.g. channels of a batch-1 NCHW concat): the piece's copy goes away and the
+    producer's output becomes a view at the piece's offset. Only for a tensor that the concat alone
+    reads, that an op of this plan writes and that is no segment input/output/constant; the concat
+    output must live in the arena too. Returns the ops left and {tensor: (concat output, offset)}."""
+    reads: dict[str, int] = {}
+    written: set = set()
+    for lop in ops:
+        for name in lop.inputs:
+            reads[resolve(name)] = reads.get(resolve(name), 0) + 1
+        written.update(lop.outputs)
+    views: dict[str, tuple[str, int]] = {}
+    kept = []
+    for lop in ops:
+        out = lop.outputs[0] if lop.views is not None else None
+        if out is None or out in fixed:
+            kept.append(lop)
+            continue
+        inputs, pieces, views_left = [], [], []
+        for name, piece, view in zip(lop.inputs, _copy_pieces(lop.ints), lop.views):
+            src = resolve(name)
+            if (view is not None and src not in fixed and src in written and reads.get(src) == 1
+                    and src not in views and src != out
+                    and env.type(src).nbytes == env.type(name).nbytes):
+                views[src] = (out, view[1])
+                continue
+            inputs.append(name)
+            pieces.append(piece)
+            views_left.append(view)
+        if inputs:  # the pieces that still need copying
+            ints = [lop.ints[0], len(pieces)] + [v for p in pieces for v in p]
+            kept.append(replace(lop, inputs=inputs, ints=ints, views=views_left))
+    return kept, views
+
+
+def _copy_pieces(ints: list[int]) -> list[list[int]]:
+    """Split the ints of a copy op ([elsize, n, piece...]) into its pieces (lowering.copy_piece)."""
+    pieces, at = [], 2
+    for _ in range(ints[1]):
+        rank = ints[at]
+        pieces.append(ints[at:at + 3 * rank + 3])
+        at += 3 * rank + 3
+    return pieces
 
 
 _TOKENS = itertools.count(1)  # pack tokens are never reused within a process
@@ -183,6 +245,7 @@ class CpuExecutable(Executable):
         lops = []
         for node in self.subgraph.nodes:
             lops.extend(lower(node, env))
+        lops = fuse_inverted_residuals(lops, self.subgraph.outputs)
         return NativePlan(lops, self.subgraph.inputs, self.subgraph.outputs, env, self.backend.pool,
                           self.backend.isa, self.backend.pack_tokens, self.backend.tuner)
 

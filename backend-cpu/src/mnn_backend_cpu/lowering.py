@@ -52,6 +52,10 @@ class LOp:
     # measured at plan time when the op costs at least `cost` flops worth measuring (tuning.py).
     variants: dict = field(default_factory=dict)
     cost: float = 0.0
+    # Concat only: (input name, byte offset) of each piece that is one contiguous block of the
+    # output, in the order of the copy pieces (None where it is not); the plan may let the producer
+    # write there directly (backend.py, concat views).
+    views: Optional[list] = None
 
 
 @dataclass
@@ -424,15 +428,19 @@ def lower_concat(node: Node, env: Env) -> list[LOp]:
     ys = env.shape(y)
     axis = int(node.attrs["axis"]) % len(ys)
     ost = strides_of(ys)
-    pieces, inputs, offset = [], [], 0
+    pieces, inputs, views, offset = [], [], [], 0
+    elsize = env.type(y).dtype.itemsize
+    contiguous = prod(ys[:axis]) == 1  # each input is then one block of the output
     for name in node.inputs:
         xs = env.shape(name)
         if xs[axis] == 0:
             continue
         pieces.append(copy_piece(xs, strides_of(xs), 0, ost, offset * ost[axis]))
         inputs.append(name)
+        same = env.type(name).dtype is env.type(y).dtype
+        views.append((name, offset * ost[axis] * elsize) if contiguous and same else None)
         offset += xs[axis]
-    return [copy_op(node, inputs, y, env.type(y).dtype.itemsize, pieces)]
+    return [replace(copy_op(node, inputs, y, elsize, pieces), views=views)]
 
 
 def lower_split(node: Node, env: Env) -> list[LOp]:

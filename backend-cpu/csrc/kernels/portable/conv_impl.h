@@ -672,21 +672,49 @@ static bool micro_conv(int64_t kc, const float* a, const float* b, float* c, int
 // ---- max pooling ----------------------------------------------------------------------------------
 static inline vec vmax(vec a, vec b) { return a > b ? a : b; }
 
+// Per output row: the max over the window's rows into t (whole vectors, the last one overlapping
+// instead of a scalar tail), then over its columns straight from t. With SW == 2 each tap is the
+// even or odd lanes of two vectors, taken by in-lane shuffles (a full deinterleave costs ~3x more
+// on AVX2); the lanes are put back in order once per output vector.
+template <int R>
+static inline void rows_max(const float* src, int64_t W, int64_t n, int rows, float* t) {
+  auto col = [&](int64_t j) {
+    vec m = vload(src + j);
+    if (R == 3) {
+      m = vmax(m, vload(src + W + j));
+      m = vmax(m, vload(src + 2 * W + j));
+    } else {
+      for (int r = 1; r < rows; ++r) m = vmax(m, vload(src + r * W + j));
+    }
+    vstore(t + j, m);
+  };
+  int64_t j = 0;
+  for (; j + kVec <= n; j += kVec) col(j);
+  if (j < n) col(n - kVec);  // idempotent overlap
+}
+
 static void maxpool(const float* x, int64_t H, int64_t W, float* y, int64_t OH, int64_t OW, int64_t KH,
                     int64_t KW, int64_t SH, int64_t SW, int64_t PT, int64_t PL, float* buf) {
-  const int64_t span = (OW - 1) * SW + KW;         // padded columns the row's windows read
-  const int64_t half = (span + 1) / 2 + kVec;       // per phase, with room for whole vectors
-  float* t = buf;                                   // column maxima of the window's rows
-  float* ev = t + span + 2 * kVec;
-  float* od = ev + half + kVec;
-  const int64_t c0 = PL < span ? PL : span;                  // first padded column holding input
-  const int64_t n = W < span - c0 ? W : span - c0;           // input columns read
+  const int64_t span = (OW - 1) * SW + KW;                 // padded columns the row's windows read
+  float* t = buf;                                          // column maxima of the window's rows
+  const int64_t c0 = PL < span ? PL : span;                // first padded column holding input
+  const int64_t n = W < span - c0 ? W : span - c0;         // input columns read
   for (int64_t j = 0; j < c0; ++j) t[j] = -INFINITY;
   for (int64_t j = c0 + n; j < span + 2 * kVec; ++j) t[j] = -INFINITY;
   // Outputs whose window holds no input column are 0 (with ceil_mode or wide pads).
   int64_t lo = 0, hi = OW;
   while (lo < OW && lo * SW - PL + KW <= 0) ++lo;
   while (hi > lo && (hi - 1) * SW - PL >= W) --hi;
+  // Even/odd lanes of (a, b) per 128-bit lane (in-lane shuffles, cheap); the max of the taps is
+  // taken in that lane order and put back in order once per output vector (fix).
+  typedef int32_t ivec __attribute__((vector_size(kVec * 4)));
+  ivec ev, od, fix;
+  for (int p = 0; p < kVec; ++p) {
+    const int L = p / 4, w = p % 4;
+    ev[p] = w < 2 ? L * 4 + 2 * w : kVec + L * 4 + 2 * (w - 2);
+    od[p] = ev[p] + 1;
+    fix[w < 2 ? 2 * L + w : kVec / 2 + 2 * L + w - 2] = p;
+  }
   for (int64_t oh = 0; oh < OH; ++oh) {
     float* yr = y + oh * OW;
     const int64_t r0 = oh * SH - PT < 0 ? 0 : oh * SH - PT;
@@ -697,39 +725,41 @@ static void maxpool(const float* x, int64_t H, int64_t W, float* y, int64_t OH, 
     }
     const float* src = x + r0 * W;
     float* tc = t + c0;
-    int64_t j = 0;
-    for (; j + kVec <= n; j += kVec) {
-      vec m = vload(src + j);
-      for (int64_t r = 1; r < r1 - r0; ++r) m = vmax(m, vload(src + r * W + j));
-      vstore(tc + j, m);
-    }
-    for (; j < n; ++j) {
-      float m = src[j];
-      for (int64_t r = 1; r < r1 - r0; ++r) m = m > src[r * W + j] ? m : src[r * W + j];
-      tc[j] = m;
-    }
-    const float* phase[2] = {t, t};
-    if (SW == 2) {  // even and odd columns apart: every tap is a contiguous run
-      deinterleave(t, half - kVec + 1, ev, od);
-      phase[0] = ev;
-      phase[1] = od;
+    if (n < kVec) {
+      for (int64_t j = 0; j < n; ++j) {
+        float m = src[j];
+        for (int64_t r = 1; r < r1 - r0; ++r) m = m > src[r * W + j] ? m : src[r * W + j];
+        tc[j] = m;
+      }
+    } else if (r1 - r0 == 3) {
+      rows_max<3>(src, W, n, 3, tc);
+    } else {
+      rows_max<0>(src, W, n, static_cast<int>(r1 - r0), tc);
     }
     if (hi - lo >= kVec) {
       for (int64_t ow = lo;; ow += kVec) {
         const int64_t o = ow + kVec <= hi ? ow : hi - kVec;  // the last vector overlaps
-        vec m = vload(phase[0] + o);
-        for (int64_t kw = 1; kw < KW; ++kw)
-          m = vmax(m, vload((SW == 2 ? phase[kw & 1] + kw / 2 : t + kw) + o));
+        vec m;
+        if (SW == 2) {
+          const float* tp = t + 2 * o;
+          m = __builtin_shuffle(vload(tp), vload(tp + kVec), ev);
+          for (int64_t kw = 1; kw < KW; ++kw) {
+            const float* q = tp + (kw & ~int64_t(1));
+            const vec a = vload(q), b = vload(q + kVec);
+            m = vmax(m, (kw & 1) ? __builtin_shuffle(a, b, od) : __builtin_shuffle(a, b, ev));
+          }
+        } else {
+          m = vload(t + o);
+          for (int64_t kw = 1; kw < KW; ++kw) m = vmax(m, vload(t + o + kw));
+        }
+        if (SW == 2 && kVec > 4) m = __builtin_shuffle(m, fix);
         vstore(yr + o, m);
         if (o + kVec >= hi) break;
       }
     } else {
       for (int64_t ow = lo; ow < hi; ++ow) {
-        float m = SW == 2 ? ev[ow] : t[ow];
-        for (int64_t kw = 1; kw < KW; ++kw) {
-          const float v = SW == 2 ? phase[kw & 1][ow + kw / 2] : t[ow + kw];
-          m = m > v ? m : v;
-        }
+        float m = t[ow * SW];
+        for (int64_t kw = 1; kw < KW; ++kw) m = m > t[ow * SW + kw] ? m : t[ow * SW + kw];
         yr[ow] = m;
       }
     }
