@@ -265,9 +265,10 @@ class CudaFactory(BackendFactory):
 
 class EmulatedCudaFactory(CudaFactory):
     """The CUDA kernels run on the CPU through the host emulation: for testing the kernels and this
-    backend on machines without a GPU. Never chosen by default (priority below the reference)."""
+    backend on machines without a GPU. Never chosen by a session that names no backends."""
 
     name = "cuda-emulated"
     priority = -100
+    auto_select = False
     description = "the CUDA kernels compiled for the host (fibers emulate threads); slow, for tests"
     emulated = True

@@ -218,6 +218,8 @@ class BackendFactory(ABC):
     api_version: ClassVar[int] = PLUGIN_API_VERSION
     priority: ClassVar[int] = 0
     """Default preference when a session names no backends: higher goes first."""
+    auto_select: ClassVar[bool] = True
+    """Whether a session that names no backends uses this one (False for test-only backends)."""
     description: ClassVar[str] = ""
 
     @abstractmethod

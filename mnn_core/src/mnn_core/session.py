@@ -125,7 +125,7 @@ class Session:
         self.config = BackendConfig(Precision(precision), PowerMode(power), threads, dict(options or {}))
         self.unavailable: dict[str, str] = {}
         explicit = backends is not None
-        names = list(backends) if explicit else [f.name for f in ctx.backends]
+        names = list(backends) if explicit else [f.name for f in ctx.backends if f.auto_select]
         self.backends: list[Backend] = []
         for name in names:
             backend = self._create(name, explicit)
