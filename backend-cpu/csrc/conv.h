@@ -11,7 +11,7 @@ namespace mnncpu {
 // allow falls back to the automatic one.
 enum ConvAlgo : int {
   CONV_AUTO = 0, CONV_GEMM = 1, CONV_DEPTHWISE = 2, CONV_WINO2 = 3, CONV_WINO4 = 4, CONV_WINO6 = 5,
-  CONV_DWBLOCK = 6, CONV_DIRECT = 7,
+  CONV_DWBLOCK = 6, CONV_DIRECT = 7, CONV_DWROW = 8,
 };
 
 const char* conv_algo_name(int algo);

@@ -63,7 +63,7 @@ def test_winograd_fused_activations(monkeypatch, isa, act):
     assert run_conv(monkeypatch, "winograd4", 7, 13, 9, 9, act=act, isa=isa) == "winograd4"
 
 
-DEPTHWISE = ["depthwise", "dwblock"]
+DEPTHWISE = ["depthwise", "dwblock", "dwrow"]
 
 
 @pytest.mark.parametrize("isa", ISAS)
@@ -96,6 +96,28 @@ def test_depthwise_batch_threads_asymmetric_pads(monkeypatch, algo):
     assert run_conv(monkeypatch, "dwblock", 9, 9, 300, 40, 3, 1, group=9, threads=2) == "dwblock"
     assert run_conv(monkeypatch, "dwblock", 9, 9, 23, 29, 3, 3, group=9, pads=(3, 2, 0, 4)) == "dwblock"
     assert run_conv(monkeypatch, "dwblock", 9, 9, 19, 19, 9, 1, group=9) == "dwblock"  # 81 taps
+    # planar rows: bands with two threads, big pads, 81 taps (weights read from memory)
+    assert run_conv(monkeypatch, "dwrow", 9, 9, 300, 40, 3, 1, group=9, threads=2) == "dwrow"
+    assert run_conv(monkeypatch, "dwrow", 9, 9, 23, 29, 3, 2, group=9, pads=(3, 2, 0, 4)) == "dwrow"
+    assert run_conv(monkeypatch, "dwrow", 9, 9, 19, 19, 9, 1, group=9) == "dwrow"
+
+
+# Planar depthwise rows: every row-tail path (partial vector alone, whole vectors left over after
+# groups of 4, overlapped last vector), both column phases of stride 2 with odd and even left pads.
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("c,h,w", [(1, 1, 1), (3, 5, 5), (7, 17, 17), (13, 61, 23), (20, 112, 112)])
+@pytest.mark.parametrize("k,stride", [(3, 1), (3, 2), (5, 1), (5, 2)])
+def test_dwrow_shapes(monkeypatch, isa, c, h, w, k, stride):
+    assert run_conv(monkeypatch, "dwrow", c, c, h, w, k, stride, group=c, isa=isa) == "dwrow"
+    assert run_conv(monkeypatch, "dwrow", c, c, h, w, k, stride, group=c, isa=isa, threads=2,
+                    pads=(k - 1, 1, 0, k - 1), act=ACTIVATIONS[2]) == "dwrow"
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("act", ACTIVATIONS, ids=[a[0] or "none" for a in ACTIVATIONS])
+def test_dwrow_activations_wide(monkeypatch, isa, act):
+    for stride in (1, 2):  # 61 columns: groups of 4 vectors, leftovers and a partial vector
+        assert run_conv(monkeypatch, "dwrow", 3, 3, 9, 61, 3, stride, group=3, act=act, isa=isa) == "dwrow"
 
 
 @pytest.mark.parametrize("isa", ISAS)
@@ -111,6 +133,7 @@ def test_disallowed_choice_falls_back_and_auto_heuristic(monkeypatch):
     # the cost model: Winograd on resnet-like layers, depthwise for depthwise, GEMM for the rest
     assert run_conv(monkeypatch, "auto", 64, 64, 28, 28).startswith("winograd")
     assert run_conv(monkeypatch, "auto", 32, 32, 14, 14, group=32) == "dwblock"
+    assert run_conv(monkeypatch, "auto", 5, 5, 9, 100, group=5) == "dwblock"  # dwrow: tuner only
     assert run_conv(monkeypatch, "auto", 16, 32, 14, 14, 1) == "gemm"
     assert run_conv(monkeypatch, "auto", 3, 4, 6, 6) == "gemm"  # too few channels to pay transforms
 
@@ -124,7 +147,7 @@ def test_candidates_are_exposed_to_the_tuner(monkeypatch):
     assert conv_candidates(ints) == ["gemm", "winograd2", "winograd4", "winograd6"]
     assert _native.conv_candidates(ints) == conv_candidates(ints)
     dw = [1, 16, 20, 20, 16, 10, 10, 5, 5, 2, 2, 1, 1, 2, 2, 16, 1, 1]
-    assert conv_candidates(dw) == _native.conv_candidates(dw) == ["gemm", "depthwise", "dwblock"]
+    assert conv_candidates(dw) == _native.conv_candidates(dw) == ["gemm", "depthwise", "dwblock", "dwrow"]
     assert set(CONV_ALGOS) >= {"auto", *conv_candidates(ints), *conv_candidates(dw)}
     # the lowering offers each candidate as a variant of the conv op (tuning.py measures them)
     from mnn_backend_cpu.lowering import Env, lower_conv

@@ -35,6 +35,18 @@ struct DirectGeom {
   const int64_t* offs;
 };
 
+// Planar depthwise of one channel, for large maps: the band's zero-padded input rows are stored
+// once, each split into SW column phases of Wh floats (phase b holds padded columns b, b + SW, ...),
+// so output column ow of tap t reads stored index ow + offs[t] past its row's first stored row:
+// every tap is a contiguous vector of outputs along the row, with no transposes.
+struct DwRowGeom {
+  int64_t H, W, OH, OW, SH, SW, PT, PL;
+  int64_t Wh;     // floats per phase of a stored row
+  int64_t reach;  // padded rows one output row reads: (KH - 1) * DH + 1
+  int taps;
+  const int64_t* offs;
+};
+
 struct ConvKernels {
   int lanes;
   int vec;  // floats per native vector
@@ -95,7 +107,16 @@ struct ConvKernels {
   // buf: maxpool_scratch_floats(OW, KW, SW).
   void (*maxpool)(const float* x, int64_t H, int64_t W, float* y, int64_t OH, int64_t OW, int64_t KH,
                   int64_t KW, int64_t SH, int64_t SW, int64_t PT, int64_t PL, float* buf);
+  // Output rows [oh0, oh1) of one depthwise plane x -> y (both whole planes), weights w (taps),
+  // act codes 0-5 fused (false: the caller applies act to those rows).
+  // scratch: dw_rows_scratch_floats(g, oh1 - oh0).
+  bool (*dw_rows)(const DwRowGeom& g, const float* x, const float* w, float bias, int act,
+                  const float* params, int64_t oh0, int64_t oh1, float* scratch, float* y);
 };
+
+inline int64_t dw_rows_scratch_floats(const DwRowGeom& g, int64_t rows) {
+  return ((rows - 1) * g.SH + g.reach) * g.SW * g.Wh + 64;
+}
 
 inline int64_t maxpool_scratch_floats(int64_t OW, int64_t KW, int64_t SW) {
   return 3 * ((OW - 1) * SW + KW + 64) + 64;

@@ -188,7 +188,7 @@ def lower_conv(node: Node, env: Env) -> list[LOp]:
 # Conv algorithms (csrc/conv.h ConvAlgo); "auto" lets the op pick by its cost model. A choice the
 # geometry does not allow falls back to "auto" in the op.
 CONV_ALGOS = {"auto": 0, "gemm": 1, "depthwise": 2, "winograd2": 3, "winograd4": 4, "winograd6": 5,
-              "dwblock": 6, "direct": 7}
+              "dwblock": 6, "direct": 7, "dwrow": 8}
 
 
 def conv_candidates(ints: list[int]) -> list[str]:
@@ -199,6 +199,8 @@ def conv_candidates(ints: list[int]) -> list[str]:
         names.append("depthwise")
     if G == C == M:
         names.append("dwblock")
+    if G == C == M and SW <= 2:
+        names.append("dwrow")
     if G == 1 and SW <= 2 and DW == 1 and KH * KW > 1 and C * KH * KW <= 64:
         names.append("direct")
     if G == 1 and (KH, KW, SH, SW, DH, DW) == (3, 3, 1, 1, 1, 1):

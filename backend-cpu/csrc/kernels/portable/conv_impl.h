@@ -513,6 +513,186 @@ static bool dw_block(const DwBlockGeom& g, const float* x, int64_t plane, int nc
   return act == code;
 }
 
+// ---- planar depthwise (large maps) ------------------------------------------------------------
+// Stored index j of phase b outside [j0, j1) from input row `row`: scalar up to the last input
+// column, then whole-vector zeros.
+static inline void fill_phase_edges(const DwRowGeom& g, const float* row, int64_t b, int64_t j0,
+                                    int64_t j1, float* dst) {
+  for (int64_t j = 0; j < j0 && j < g.Wh; ++j) {
+    const int64_t iw = j * g.SW + b - g.PL;
+    dst[j] = iw >= 0 && iw < g.W ? row[iw] : 0.f;
+  }
+  int64_t hi = (g.W + g.PL - b + g.SW - 1) / g.SW;  // past the last stored j on an input column
+  hi = hi < g.Wh ? hi : g.Wh;
+  int64_t j = j1;
+  for (; j < hi; ++j) {
+    const int64_t iw = j * g.SW + b - g.PL;
+    dst[j] = iw >= 0 ? row[iw] : 0.f;
+  }
+  zero_floats(dst + j, g.Wh - j);
+}
+
+// Padded row of input row `row` (null: a padding row) into SW phases of g.Wh floats at dst:
+// stored j of phase b holds padded column j * SW + b, i.e. input column j * SW + b - PL.
+static void fill_row_phases(const DwRowGeom& g, const float* row, float* dst) {
+  if (!row) {
+    zero_floats(dst, g.SW * g.Wh);
+    return;
+  }
+  if (g.SW == 1) {
+    const int64_t lo = g.PL < g.Wh ? g.PL : g.Wh;
+    const int64_t n = g.W < g.Wh - lo ? g.W : g.Wh - lo;
+    zero_floats(dst, lo);
+    __builtin_memcpy(dst + lo, row, sizeof(float) * n);
+    zero_floats(dst + lo + n, g.Wh - lo - n);
+    return;
+  }
+  // SW == 2, both phases in one pass: from input column a (padded column even) on, every 2 * kVec
+  // input floats give kVec stored floats of each phase at the same j.
+  const int64_t a = g.PL & 1, j0 = (a + g.PL) / 2;
+  int64_t nv = g.W > a ? (g.W - a) / (2 * kVec) : 0;
+  if (j0 + nv * kVec > g.Wh) nv = g.Wh > j0 ? (g.Wh - j0) / kVec : 0;
+  const float* s = row + a;
+  // The row's last columns (fewer than 2 * kVec) go through a zero-padded copy as one more pair of
+  // vectors when the phases have room: scalar edges cost more than the whole vector part.
+  const int64_t rem = g.W > a ? g.W - a - nv * 2 * kVec : 0;
+  const bool tail = rem > 0 && j0 + (nv + 1) * kVec <= g.Wh;
+  float last[2 * kVec] = {};
+  if (tail) __builtin_memcpy(last, s + nv * 2 * kVec, sizeof(float) * rem);
+  float* d0 = dst + j0;
+  float* d1 = dst + g.Wh + j0;
+  for (int64_t v = 0; v < nv + tail; ++v, s += 2 * kVec, d0 += kVec, d1 += kVec) {
+    const float* src = v < nv ? s : last;
+#if defined(__AVX2__) && MNN_CONV_VEC == 8
+    // In-lane even/odd picks, then one 64-bit cross-lane permute each.
+    const __m256 x0 = _mm256_loadu_ps(src), x1 = _mm256_loadu_ps(src + kVec);
+    const __m256d e = _mm256_castps_pd(_mm256_shuffle_ps(x0, x1, 0x88));
+    const __m256d o = _mm256_castps_pd(_mm256_shuffle_ps(x0, x1, 0xDD));
+    _mm256_storeu_ps(d0, _mm256_castpd_ps(_mm256_permute4x64_pd(e, 0xD8)));
+    _mm256_storeu_ps(d1, _mm256_castpd_ps(_mm256_permute4x64_pd(o, 0xD8)));
+#else
+    ivec even, odd;
+    for (int i = 0; i < kVec; ++i) even[i] = 2 * i, odd[i] = 2 * i + 1;
+    const vec x0 = vload(src), x1 = vload(src + kVec);
+    vstore(d0, __builtin_shuffle(x0, x1, even));
+    vstore(d1, __builtin_shuffle(x0, x1, odd));
+#endif
+  }
+  nv += tail;
+  for (int64_t b = 0; b < 2; ++b) fill_phase_edges(g, row, b, j0, j0 + nv * kVec, dst + b * g.Wh);
+}
+
+// RR rows x R vectors of neighbouring outputs as RR * R independent chains (fewer would wait on
+// the multiply-add latency at every tap); bias and activation in the store. Output row i reads
+// stored rows `sstep` floats after row i - 1's.
+template <int RR, int R, int T, int ACT>
+static inline void dw_row_group(const float* src, int64_t sstep, const int64_t* offs, int taps,
+                                const vec* wv, vec bias, const float* p, float* out, int64_t ostep) {
+  const int n = T > 0 ? T : taps;
+  vec acc[RR][R];
+  for (int r = 0; r < RR; ++r)
+    for (int i = 0; i < R; ++i) acc[r][i] = bias;
+  for (int t = 0; t < n; ++t) {
+    const vec w = wv[t];
+    const float* s = src + offs[t];
+    for (int r = 0; r < RR; ++r)
+      for (int i = 0; i < R; ++i) acc[r][i] += w * vload(s + r * sstep + i * kVec);
+  }
+  for (int r = 0; r < RR; ++r)
+    for (int i = 0; i < R; ++i) vstore(out + r * ostep + i * kVec, activate_vec<ACT>(acc[r][i], p));
+}
+
+// RR output rows in groups of R vectors, the whole vectors left over as one shorter group, and
+// a partial last vector recomputed over the previous one (same outputs, so the overlap is
+// harmless). Rows narrower than a vector go through a temporary (stored rows have the room).
+template <int RR, int R, int T, int ACT>
+static inline void dw_rows_band(const DwRowGeom& g, const float* src, int64_t sstep, const vec* wv,
+                                vec bias, const float* p, float* y) {
+  const int64_t whole = g.OW / kVec * kVec;
+  int64_t ow = 0;
+  for (; ow + R * kVec <= whole; ow += R * kVec)
+    dw_row_group<RR, R, T, ACT>(src + ow, sstep, g.offs, g.taps, wv, bias, p, y + ow, g.OW);
+  switch ((whole - ow) / kVec) {
+    case 3: dw_row_group<RR, 3, T, ACT>(src + ow, sstep, g.offs, g.taps, wv, bias, p, y + ow, g.OW); break;
+    case 2: dw_row_group<RR, 2, T, ACT>(src + ow, sstep, g.offs, g.taps, wv, bias, p, y + ow, g.OW); break;
+    case 1: dw_row_group<RR, 1, T, ACT>(src + ow, sstep, g.offs, g.taps, wv, bias, p, y + ow, g.OW); break;
+    default: break;
+  }
+  if (whole == g.OW) return;
+  if (whole > 0) {
+    ow = g.OW - kVec;
+    dw_row_group<RR, 1, T, ACT>(src + ow, sstep, g.offs, g.taps, wv, bias, p, y + ow, g.OW);
+    return;
+  }
+  float t[RR * kVec];
+  dw_row_group<RR, 1, T, ACT>(src, sstep, g.offs, g.taps, wv, bias, p, t, kVec);
+  for (int r = 0; r < RR; ++r)
+    for (int64_t i = 0; i < g.OW; ++i) y[r * g.OW + i] = t[r * kVec + i];
+}
+
+template <int T, int ACT>
+static void dw_rows_compute(const DwRowGeom& g, const float* P, const vec* wv, vec bias,
+                            const float* p, int64_t rows, float* y) {
+  const int64_t sstep = g.SH * g.SW * g.Wh;
+  int64_t r = 0;
+  if (g.OW >= 4 * kVec) {
+    for (; r + 2 <= rows; r += 2) dw_rows_band<2, 4, T, ACT>(g, P + r * sstep, sstep, wv, bias, p, y + r * g.OW);
+    for (; r < rows; ++r) dw_rows_band<1, 4, T, ACT>(g, P + r * sstep, sstep, wv, bias, p, y + r * g.OW);
+  } else if (g.OW >= 2 * kVec) {
+    for (; r + 2 <= rows; r += 2) dw_rows_band<2, 2, T, ACT>(g, P + r * sstep, sstep, wv, bias, p, y + r * g.OW);
+    for (; r < rows; ++r) dw_rows_band<1, 2, T, ACT>(g, P + r * sstep, sstep, wv, bias, p, y + r * g.OW);
+  } else {
+    for (; r + 4 <= rows; r += 4) dw_rows_band<4, 1, T, ACT>(g, P + r * sstep, sstep, wv, bias, p, y + r * g.OW);
+    for (; r < rows; ++r) dw_rows_band<1, 1, T, ACT>(g, P + r * sstep, sstep, wv, bias, p, y + r * g.OW);
+  }
+}
+
+template <int ACT>
+static void dw_rows_act(const DwRowGeom& g, const float* P, const float* w, float bias,
+                        const float* p, int64_t rows, float* y) {
+  constexpr int kMaxTaps = 64;
+  vec wv[kMaxTaps];
+  const vec bv = vec{} + bias;
+  if (g.taps > kMaxTaps) {  // very large kernels: one output vector at a time, weights from memory
+    const int64_t rs = g.SW * g.Wh;
+    for (int64_t r = 0; r < rows; ++r, y += g.OW)
+      for (int64_t ow = 0; ow < g.OW; ow += kVec) {
+        vec acc = bv;
+        for (int t = 0; t < g.taps; ++t) acc += w[t] * vload(P + r * g.SH * rs + ow + g.offs[t]);
+        float t[kVec];
+        vstore(t, activate_vec<ACT>(acc, p));
+        for (int64_t i = ow; i < g.OW && i < ow + kVec; ++i) y[i] = t[i - ow];
+      }
+    return;
+  }
+  for (int t = 0; t < g.taps; ++t) wv[t] = vec{} + w[t];
+  if (g.taps == 9) dw_rows_compute<9, ACT>(g, P, wv, bv, p, rows, y);
+  else if (g.taps == 25) dw_rows_compute<25, ACT>(g, P, wv, bv, p, rows, y);
+  else dw_rows_compute<0, ACT>(g, P, wv, bv, p, rows, y);
+}
+
+static bool dw_rows(const DwRowGeom& g, const float* x, const float* w, float bias, int act,
+                    const float* p, int64_t oh0, int64_t oh1, float* scratch, float* y) {
+  const int64_t r0 = oh0 * g.SH - g.PT, rs = g.SW * g.Wh;
+  const int64_t nrows = (oh1 - 1 - oh0) * g.SH + g.reach;
+  for (int64_t i = 0; i < nrows; ++i) {
+    const int64_t ih = r0 + i;
+    fill_row_phases(g, ih >= 0 && ih < g.H ? x + ih * g.W : nullptr, scratch + i * rs);
+  }
+  const int code = act <= 5 ? act : 0;
+  const int64_t rows = oh1 - oh0;
+  float* yr = y + oh0 * g.OW;
+  switch (code) {
+    case 1: dw_rows_act<1>(g, scratch, w, bias, p, rows, yr); break;
+    case 2: dw_rows_act<2>(g, scratch, w, bias, p, rows, yr); break;
+    case 3: dw_rows_act<3>(g, scratch, w, bias, p, rows, yr); break;
+    case 4: dw_rows_act<4>(g, scratch, w, bias, p, rows, yr); break;
+    case 5: dw_rows_act<5>(g, scratch, w, bias, p, rows, yr); break;
+    default: dw_rows_act<0>(g, scratch, w, bias, p, rows, yr); break;
+  }
+  return act == code;
+}
+
 // ---- matrix-vector ------------------------------------------------------------------------------
 // Four k-chains per panel: one accumulator set alone would wait on the multiply-add latency, and
 // the weights stream from L2/L3 once, so the loads set the pace.
@@ -770,7 +950,7 @@ static void maxpool(const float* x, int64_t H, int64_t W, float* y, int64_t OH, 
 
 static const ConvKernels kConvKernels = {kLanes, kVec, dw_flat, bias_act, dw_plane, dw_block, wino_in,
                                          wino_out, wino_gather, wino_scatter, gemv,
-                                         direct_row, kMR, micro_conv, maxpool};
+                                         direct_row, kMR, micro_conv, maxpool, dw_rows};
 
 }  // namespace MNN_KNS
 }  // namespace mnncpu
