@@ -1,40 +1,17 @@
 """The shared CNN/BERT models on the CPU backend against ONNX Runtime (skipped when absent)."""
-from pathlib import Path
-
-import numpy as np
 import pytest
 
-MODELS = Path("/work/shared/models")
-CNNS = ["squeezenet1_1", "shufflenet_v2_x1_0", "mobilenet_v2", "mobilenet_v3_large", "resnet18"]
+from mnn_core.testing.models import CNNS, MODELS, check_against_onnxruntime, model_path
+
+pytest.importorskip("mnn_frontend_onnx")
+pytest.importorskip("onnxruntime")
 
 
-def feeds_for(name, inputs):
-    rng = np.random.default_rng(0)
-    if name.startswith("bert"):
-        return {"input_ids": rng.integers(0, 30522, (1, 128)).astype(np.int64),
-                "attention_mask": np.ones((1, 128), np.int64), "token_type_ids": np.zeros((1, 128), np.int64)}
-    return {inputs[0]: rng.standard_normal((1, 3, 224, 224)).astype(np.float32)}
-
-
-@pytest.mark.parametrize("name", CNNS + ["bert_small_s128"])
+@pytest.mark.parametrize("name", MODELS)
 def test_model_matches_onnxruntime(name):
-    path = MODELS / f"{name}.onnx"
-    if not path.exists():
-        pytest.skip(f"{path} is absent")
-    ort = pytest.importorskip("onnxruntime")
-    import mnn_core
-
-    if not mnn_core.default_context().frontends.for_source(str(path)):
-        pytest.skip("no ONNX frontend installed")
-    model = mnn_core.load(str(path))
-    feeds = feeds_for(name, model.graph.inputs)
-    session = model.session(backends=["cpu"], threads=2)
-    counts = session.plan.backend_counts()
-    if name in CNNS:  # CNNs run entirely on the CPU backend, in one native plan
-        assert set(counts) == {"cpu"} and len(session.plan.segments) == 1, str(session.plan)
-    ours = session.run(feeds)
-    theirs = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)
-    for (key, got), want in zip(ours.items(), theirs):
-        a, b = got.reshape(-1).astype(np.float64), want.reshape(-1).astype(np.float64)
-        cosine = a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
-        assert cosine >= 0.99999, (key, cosine)
+    path = model_path(name)
+    if path is None:
+        pytest.skip(f"{name}.onnx is not in the shared model folder")
+    plan = check_against_onnxruntime(path, ["cpu"], 0.99999, threads=2, strict=True)
+    if name in CNNS:  # CNNs run in one native plan
+        assert len(plan.segments) == 1, str(plan)

@@ -9,8 +9,9 @@ from mnn_core.dtypes import DType
 from mnn_core.ir import Graph, Node, TensorType
 from mnn_core.session import Model
 from mnn_backend_cuda.backend import CudaFactory, EmulatedCudaFactory
+from mnn_core.testing.models import models_dir
 
-MODEL = Path("/work/shared/models/squeezenet1_1.onnx")
+MODEL = models_dir() / "squeezenet1_1.onnx"
 rng = np.random.default_rng(0)
 
 

@@ -3,7 +3,6 @@ and its input/output names, and is idempotent."""
 from __future__ import annotations
 
 import functools
-import glob
 import math
 import os
 
@@ -16,6 +15,7 @@ from mnn_core.ir import Graph, Node, TensorType
 from mnn_core.passes import cleanup, fusion, patterns
 from mnn_core.passes.decompose import decompose_nodes
 from mnn_core.passes.plugin import STANDARD_PIPELINE
+from mnn_core.testing.models import models_dir
 from mnn_core.reference import Interpreter
 from mnn_core.registry import PassContext
 
@@ -367,7 +367,7 @@ def full_context():
     return Context()  # with the installed plugins, for the ONNX frontend
 
 
-MODELS = sorted(glob.glob("/work/shared/models/*.onnx"))
+MODELS = sorted(str(p) for p in models_dir().glob("*.onnx"))
 QUICK = ("squeezenet1_1", "shufflenet_v2_x1_0", "bert_small_s128")
 """Models whose outputs are compared by default; MNN_SLOW_TESTS=1 compares all (conv nets in numpy
 take seconds each)."""
