@@ -14,7 +14,7 @@ from ..dtypes import DType
 from ..ir import TensorType
 from .infer import UNKNOWN, normalize_axis, same_as_input
 from .nn import WINDOW_ATTRS, _add_bias, _infer_conv, _matmul_shape, conv_integer
-from .schema import REQUIRED, InferContext, OpSet
+from .schema import REQUIRED, InferContext, OpError, OpSet
 
 OPS = OpSet()
 
@@ -64,7 +64,7 @@ def quantize_linear(ctx, x, scale, zero_point=None):
     out = (zero_point.dtype if zero_point is not None
            else (_dtype_attr(ctx.attrs["output_dtype"]) or DType.U8).numpy)
     if out.kind not in "iu":
-        raise NotImplementedError(f"QuantizeLinear to {out} is not supported")
+        raise OpError(f"QuantizeLinear to {out} is not supported: only integer outputs (u8, i8, u16, i16)")
     compute = (_dtype_attr(ctx.attrs["precision"]) or DType.from_numpy(scale.dtype)).numpy
     axis, block = ctx.attrs["axis"], ctx.attrs["block_size"]
     scale = _expand_scale(scale, x.shape, axis, block).astype(compute)
