@@ -17,30 +17,6 @@ namespace {
 
 // ---- work splitting -----------------------------------------------------------------------------
 
-// How a GEMM of M x N (repeated `outer` times: batch x groups) is cut into tasks: column tiles of
-// nc (a multiple of NR) and row chunks of mc (a multiple of MR), enough tasks to feed every thread.
-struct Tiling {
-  int64_t nc, ntiles, mc, mchunks;
-};
-
-Tiling make_tiling(int64_t M, int64_t N, int MR, int NR, int64_t outer, int threads, int64_t nc_max) {
-  Tiling t;
-  t.nc = std::max<int64_t>(NR, std::min(round_up(N, NR), round_up(nc_max, NR)));
-  t.ntiles = ceil_div(N, t.nc);
-  if (threads > 1) {
-    const int64_t want = threads * 4;
-    while (outer * t.ntiles < want && t.nc > 4 * NR) {
-      t.nc = round_up(t.nc / 2, NR);
-      t.ntiles = ceil_div(N, t.nc);
-    }
-  }
-  t.mchunks = 1;
-  if (threads > 1 && outer * t.ntiles < threads * 2)
-    t.mchunks = std::min(ceil_div(M, MR), ceil_div(threads * 2, outer * t.ntiles));
-  t.mc = round_up(ceil_div(M, std::max<int64_t>(t.mchunks, 1)), MR);
-  t.mchunks = std::max<int64_t>(1, ceil_div(M, t.mc));
-  return t;
-}
 
 // Contiguous chunks of `total` items, at least `grain` each, a few per thread.
 int64_t chunk_size(int64_t total, int threads, int64_t grain) {
