@@ -1,6 +1,7 @@
 // Convolution: one op, several algorithms (im2col/1x1 GEMM, direct depthwise, Winograd F(m,3)).
 #pragma once
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "ops.h"
@@ -32,6 +33,10 @@ void conv_gemm_pointwise(const KernelTable* k, int64_t mc, int64_t nc, int64_t K
 // An expansion 1x1 conv and the depthwise conv reading its output, run band by band (fused_ir.cpp).
 std::unique_ptr<Op> make_conv_ir_op(const std::vector<int64_t>& ints, const std::vector<float>& floats,
                                     const std::vector<Weight>& weights, const KernelTable* k, int threads);
+// Ops over channel-blocked tensors (blocked.cpp): pw_blocked, dw_blocked, reorder; null otherwise.
+std::unique_ptr<Op> make_blocked_op(const std::string& kind, const std::vector<int64_t>& ints,
+                                    const std::vector<float>& floats, const std::vector<Weight>& weights,
+                                    const KernelTable* k, int threads);
 std::unique_ptr<Op> make_conv_op(const std::vector<int64_t>& ints, const std::vector<float>& floats,
                                  const std::vector<Weight>& weights, const KernelTable* k, int threads);
 

@@ -47,6 +47,16 @@ struct DwRowGeom {
   const int64_t* offs;
 };
 
+// Channel-blocked tensors: channel c of pixel p of an image at ((c / 8) * P + p) * 8 + c % 8, pad
+// lanes of a last partial block hold finite values (0 from reorders and from convs, whose packed
+// weights and biases are zero there), so a consumer multiplying them by zero weights stays exact.
+constexpr int kBlock = 8;
+
+// A depthwise conv over one channel block ([H][W][8] -> [OH][OW][8]).
+struct BlockedDwGeom {
+  int64_t H, W, OH, OW, KH, KW, SH, SW, DH, DW, PT, PL;
+};
+
 struct ConvKernels {
   int lanes;
   int vec;  // floats per native vector
@@ -112,6 +122,17 @@ struct ConvKernels {
   // scratch: dw_rows_scratch_floats(g, oh1 - oh0).
   bool (*dw_rows)(const DwRowGeom& g, const float* x, const float* w, float bias, int act,
                   const float* params, int64_t oh0, int64_t oh1, float* scratch, float* y);
+  // Blocked 1x1 conv: y[ob][p] = act(bias[ob] + sum_k w[ob][k] * x[k / 8][p][k % 8]) for pixels
+  // [p0, p1), output blocks [ob0, ob1); x: Kb blocks of P pixels, w: [Mb][Kb * 8][8], bias: [Mb][8].
+  // Any act code 0-5.
+  void (*pw_blocked)(const float* x, int64_t P, int64_t Kb, const float* w, const float* bias, float* y,
+                     int64_t p0, int64_t p1, int64_t ob0, int64_t ob1, int act, const float* params);
+  // Blocked depthwise conv, output rows [oh0, oh1) of one channel block; w: [KH * KW][8], bias: [8].
+  void (*dw_blocked)(const BlockedDwGeom& g, const float* x, const float* w, const float* bias, float* y,
+                     int64_t oh0, int64_t oh1, int act, const float* params);
+  // Planar [C][P] <-> blocked [ceil(C / 8)][P][8], pixels [p0, p1) (to_blocked zeroes pad lanes).
+  void (*to_blocked)(const float* x, int64_t C, int64_t P, float* y, int64_t p0, int64_t p1);
+  void (*from_blocked)(const float* x, int64_t C, int64_t P, float* y, int64_t p0, int64_t p1);
 };
 
 inline int64_t dw_rows_scratch_floats(const DwRowGeom& g, int64_t rows) {

@@ -17,6 +17,7 @@ from mnn_core.ir import Graph, TensorType, node_reads
 from mnn_core.memory import Lifetime, plan_memory
 from mnn_core.shape_inference import infer_types
 
+from .blocked import to_blocked_layout
 from .fusion import fuse_inverted_residuals
 from .lowering import Env, LOp, NeedsValue, Unsupported, lower
 from .tuning import Tuner, time_runs
@@ -246,6 +247,7 @@ class CpuExecutable(Executable):
         for node in self.subgraph.nodes:
             lops.extend(lower(node, env))
         lops = fuse_inverted_residuals(lops, self.subgraph.outputs)
+        lops, env = to_blocked_layout(lops, env, self.subgraph.outputs)
         return NativePlan(lops, self.subgraph.inputs, self.subgraph.outputs, env, self.backend.pool,
                           self.backend.isa, self.backend.pack_tokens, self.backend.tuner)
 

@@ -948,9 +948,12 @@ static void maxpool(const float* x, int64_t H, int64_t W, float* y, int64_t OH, 
   }
 }
 
+#include "kernels/portable/blocked_impl.h"
+
 static const ConvKernels kConvKernels = {kLanes, kVec, dw_flat, bias_act, dw_plane, dw_block, wino_in,
                                          wino_out, wino_gather, wino_scatter, gemv,
-                                         direct_row, kMR, micro_conv, maxpool, dw_rows};
+                                         direct_row, kMR, micro_conv, maxpool, dw_rows,
+                                         pw_blocked, dw_blocked, to_blocked, from_blocked};
 
 }  // namespace MNN_KNS
 }  // namespace mnncpu

@@ -1,0 +1,196 @@
+// Ops over channel-blocked tensors (layout in kernels/conv_kernels.h). Python (blocked.py) decides
+// which chains of 1x1 and depthwise convs, activations, elementwise ops and global pools run in
+// this layout and puts reorders at the chain's edges. Depthwise convs are why: in the blocked layout
+// each tap is one vector multiply-add of 8 channels at any map size or stride, where planar maps
+// need shifted or strided loads (and small maps waste most of each vector). 1x1 convs read the
+// blocked input in place: its pixels are already the rows of the GEMM, so nothing is packed.
+#include <algorithm>
+#include <stdexcept>
+
+#include "conv.h"
+#include "kernels/conv_kernels.h"
+
+namespace mnncpu {
+namespace {
+
+void require(bool ok, const char* what) {
+  if (!ok) throw std::invalid_argument(what);
+}
+
+int64_t blocks(int64_t c) { return ceil_div(c, kBlock); }
+
+// Weights [M][K] as [Mb][Kb * 8][8] and bias [M] as [Mb][8], zero-padded.
+AlignedPtr<float> pack_pointwise(const Weight& w, int64_t M, int64_t K) {
+  const int64_t Mb = blocks(M), Kp = blocks(K) * kBlock;
+  AlignedPtr<float> out = aligned_array<float>(Mb * Kp * kBlock);
+  std::fill(out.get(), out.get() + Mb * Kp * kBlock, 0.f);
+  const float* src = static_cast<const float*>(w.data);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t k = 0; k < K; ++k) out[((m / kBlock) * Kp + k) * kBlock + m % kBlock] = src[m * K + k];
+  return out;
+}
+
+AlignedPtr<float> pack_bias(const Weight* b, int64_t M) {
+  const int64_t n = blocks(M) * kBlock;
+  AlignedPtr<float> out = aligned_array<float>(n);
+  std::fill(out.get(), out.get() + n, 0.f);
+  if (b) std::copy_n(static_cast<const float*>(b->data), M, out.get());
+  return out;
+}
+
+// ints: N K M P act has_bias; floats: 2 activation params; weights: W (M x K), bias (M).
+class PwBlockedOp : public Op {
+ public:
+  PwBlockedOp(const std::vector<int64_t>& v, const std::vector<float>& f, const std::vector<Weight>& w,
+              const KernelTable* k, int threads)
+      : ck_(conv_kernels_of(k)) {
+    require(v.size() == 6, "pw_blocked: expected 6 ints");
+    N_ = v[0], K_ = v[1], M_ = v[2], P_ = v[3], act_ = static_cast<int>(v[4]);
+    require(N_ > 0 && K_ > 0 && M_ > 0 && P_ > 0, "pw_blocked: empty geometry");
+    require(act_ >= 0 && act_ <= 5, "pw_blocked: activation code must be 0-5");
+    require(!w.empty() && w[0].numel() == M_ * K_, "pw_blocked: weight size");
+    require(!v[5] || (w.size() > 1 && w[1].numel() == M_), "pw_blocked: bias size");
+    for (size_t i = 0; i < f.size() && i < 2; ++i) params_[i] = f[i];
+    weights_ = pack_pointwise(w[0], M_, K_);
+    bias_ = pack_bias(v[5] ? &w[1] : nullptr, M_);
+    // Tasks: pixel chunks whose input (K x chunk floats) stays in L1-L2 while every output block
+    // runs over it; output blocks are split too when there are fewer chunks than threads.
+    const int64_t Kp = blocks(K_) * kBlock, Mb = blocks(M_);
+    chunk_ = std::max<int64_t>(24, (16384 / Kp) / 12 * 12);
+    if (P_ * Kp <= 65536) chunk_ = P_;  // the whole input fits L2: one chunk, blocks split below
+    chunk_ = std::min(chunk_, P_);
+    chunks_ = ceil_div(P_, chunk_);
+    if (threads > 1 && N_ * chunks_ < 2 * threads) {
+      const int64_t want = ceil_div(2 * threads, N_ * chunks_);
+      obsplit_ = std::min<int64_t>(std::max<int64_t>(1, Mb / 2), want);
+    }
+    obper_ = ceil_div(Mb, obsplit_);
+    obper_ += obper_ % 2 && obper_ < Mb;  // keep register pairs whole
+    obsplit_ = ceil_div(Mb, obper_);
+  }
+
+  const char* note() const override { return "blocked 1x1"; }
+
+  void run(const RunCtx& ctx) override {
+    const float* x = ctx.at(in[0]);
+    float* y = ctx.at(out[0]);
+    const int64_t Kb = blocks(K_), Mb = blocks(M_), img_in = Kb * P_ * kBlock, img_out = Mb * P_ * kBlock;
+    ctx.pool->parallel_for(N_ * chunks_ * obsplit_, [&](int64_t task, int) {
+      const int64_t n = task / (chunks_ * obsplit_), rest = task % (chunks_ * obsplit_);
+      const int64_t c = rest / obsplit_, s = rest % obsplit_;
+      const int64_t p0 = c * chunk_, p1 = std::min(P_, p0 + chunk_);
+      const int64_t ob0 = s * obper_, ob1 = std::min(Mb, ob0 + obper_);
+      ck_->pw_blocked(x + n * img_in, P_, Kb, weights_.get(), bias_.get(), y + n * img_out, p0, p1, ob0,
+                      ob1, act_, params_);
+    });
+  }
+
+ private:
+  const ConvKernels* ck_;
+  int64_t N_, K_, M_, P_, chunk_ = 1, chunks_ = 1, obsplit_ = 1, obper_ = 1;
+  int act_;
+  float params_[2] = {0.f, 0.f};
+  AlignedPtr<float> weights_, bias_;
+};
+
+// ints: N C H W OH OW KH KW SH SW DH DW PT PL act has_bias; floats: 2 activation params;
+// weights: W (C x KH*KW), bias (C).
+class DwBlockedOp : public Op {
+ public:
+  DwBlockedOp(const std::vector<int64_t>& v, const std::vector<float>& f, const std::vector<Weight>& w,
+              const KernelTable* k, int threads)
+      : ck_(conv_kernels_of(k)) {
+    require(v.size() == 16, "dw_blocked: expected 16 ints");
+    N_ = v[0], C_ = v[1];
+    g_ = {v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
+    act_ = static_cast<int>(v[14]);
+    require(N_ > 0 && C_ > 0 && g_.H > 0 && g_.W > 0 && g_.OH > 0 && g_.OW > 0 && g_.KH > 0 && g_.KW > 0 &&
+                g_.SH > 0 && g_.SW > 0 && g_.DH > 0 && g_.DW > 0,
+            "dw_blocked: bad geometry");
+    require(act_ >= 0 && act_ <= 5, "dw_blocked: activation code must be 0-5");
+    const int64_t taps = g_.KH * g_.KW;
+    require(!w.empty() && w[0].numel() == C_ * taps, "dw_blocked: weight size");
+    require(!v[15] || (w.size() > 1 && w[1].numel() == C_), "dw_blocked: bias size");
+    for (size_t i = 0; i < f.size() && i < 2; ++i) params_[i] = f[i];
+    const int64_t Cb = blocks(C_);
+    weights_ = aligned_array<float>(Cb * taps * kBlock);
+    std::fill(weights_.get(), weights_.get() + Cb * taps * kBlock, 0.f);
+    const float* src = static_cast<const float*>(w[0].data);
+    for (int64_t c = 0; c < C_; ++c)
+      for (int64_t t = 0; t < taps; ++t) weights_[((c / kBlock) * taps + t) * kBlock + c % kBlock] = src[c * taps + t];
+    bias_ = pack_bias(v[15] ? &w[1] : nullptr, C_);
+    // Tasks: bands of output rows of one channel block, a few per thread.
+    const int64_t planes = N_ * Cb;
+    rows_ = g_.OH;
+    if (threads > 1 && planes < 4 * threads) rows_ = std::max<int64_t>(1, ceil_div(g_.OH * planes, 4 * threads));
+    bands_ = ceil_div(g_.OH, rows_);
+  }
+
+  const char* note() const override { return "blocked depthwise"; }
+
+  void run(const RunCtx& ctx) override {
+    const float* x = ctx.at(in[0]);
+    float* y = ctx.at(out[0]);
+    const int64_t Cb = blocks(C_), taps = g_.KH * g_.KW;
+    const int64_t plane_in = g_.H * g_.W * kBlock, plane_out = g_.OH * g_.OW * kBlock;
+    ctx.pool->parallel_for(N_ * Cb * bands_, [&](int64_t task, int) {
+      const int64_t plane = task / bands_, band = task % bands_, cb = plane % Cb;
+      const int64_t oh0 = band * rows_, oh1 = std::min(g_.OH, oh0 + rows_);
+      ck_->dw_blocked(g_, x + plane * plane_in, weights_.get() + cb * taps * kBlock, bias_.get() + cb * kBlock,
+                      y + plane * plane_out, oh0, oh1, act_, params_);
+    });
+  }
+
+ private:
+  const ConvKernels* ck_;
+  int64_t N_, C_, rows_ = 1, bands_ = 1;
+  BlockedDwGeom g_;
+  int act_;
+  float params_[2] = {0.f, 0.f};
+  AlignedPtr<float> weights_, bias_;
+};
+
+// ints: N C P direction (0: planar -> blocked, 1: blocked -> planar).
+class ReorderOp : public Op {
+ public:
+  ReorderOp(const std::vector<int64_t>& v, const KernelTable* k, int threads) : ck_(conv_kernels_of(k)) {
+    require(v.size() == 4 && v[0] > 0 && v[1] > 0 && v[2] > 0 && (v[3] == 0 || v[3] == 1),
+            "reorder: expected ints N C P direction");
+    N_ = v[0], C_ = v[1], P_ = v[2], to_planar_ = v[3] == 1;
+    chunk_ = P_;
+    if (threads > 1) chunk_ = std::max<int64_t>(64, ceil_div(P_ * N_, 4 * threads));
+    chunk_ = std::min(chunk_, P_);
+    chunks_ = ceil_div(P_, chunk_);
+  }
+
+  const char* note() const override { return to_planar_ ? "to planar" : "to blocked"; }
+
+  void run(const RunCtx& ctx) override {
+    const float* x = ctx.at(in[0]);
+    float* y = ctx.at(out[0]);
+    const int64_t planar = C_ * P_, blocked = blocks(C_) * kBlock * P_;
+    ctx.pool->parallel_for(N_ * chunks_, [&](int64_t task, int) {
+      const int64_t n = task / chunks_, p0 = (task % chunks_) * chunk_, p1 = std::min(P_, p0 + chunk_);
+      if (to_planar_) ck_->from_blocked(x + n * blocked, C_, P_, y + n * planar, p0, p1);
+      else ck_->to_blocked(x + n * planar, C_, P_, y + n * blocked, p0, p1);
+    });
+  }
+
+ private:
+  const ConvKernels* ck_;
+  int64_t N_, C_, P_, chunk_ = 1, chunks_ = 1;
+  bool to_planar_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_blocked_op(const std::string& kind, const std::vector<int64_t>& ints,
+                                    const std::vector<float>& floats, const std::vector<Weight>& weights,
+                                    const KernelTable* k, int threads) {
+  if (kind == "pw_blocked") return std::unique_ptr<Op>(new PwBlockedOp(ints, floats, weights, k, threads));
+  if (kind == "dw_blocked") return std::unique_ptr<Op>(new DwBlockedOp(ints, floats, weights, k, threads));
+  if (kind == "reorder") return std::unique_ptr<Op>(new ReorderOp(ints, k, threads));
+  return nullptr;
+}
+
+}  // namespace mnncpu

@@ -1,0 +1,187 @@
+// Kernels over channel-blocked tensors ([N][ceil(C/8)][H][W][8], see conv_kernels.h): included by
+// conv_impl.h inside namespace MNN_KNS, so each ISA compiles them with its own flags. The block is
+// 8 floats on every ISA (one AVX2 register; two SSE/NEON registers; AVX-512 builds use ymm).
+
+typedef float v8 __attribute__((vector_size(32)));
+
+static inline v8 ld8(const float* p) { v8 v; __builtin_memcpy(&v, p, sizeof v); return v; }
+static inline void st8(float* p, v8 v) { __builtin_memcpy(p, &v, sizeof v); }
+static inline v8 bc8(float x) { return v8{x, x, x, x, x, x, x, x}; }
+
+static inline v8 act8(v8 v, int act, const float* p) {
+  const v8 zero = {};
+  switch (act) {
+    case 1: return v > zero ? v : zero;
+    case 2: v = v < p[0] ? bc8(p[0]) : v; return v > p[1] ? bc8(p[1]) : v;
+    case 3: return v >= zero ? v : v * p[0];
+    case 4: { v8 h = v * p[0] + p[1]; h = h < zero ? zero : h; return h > 1.f ? bc8(1.f) : h; }
+    case 5: { v8 h = v * (1.f / 6.f) + 0.5f; h = h < zero ? zero : h; return v * (h > 1.f ? bc8(1.f) : h); }
+    default: return v;
+  }
+}
+
+// ---- pointwise (1x1) convolution --------------------------------------------------------------------
+// PT pixels x OB output blocks held in registers; per input channel, OB weight vectors and PT
+// broadcast input scalars: no packing of the input, which already has pixels as rows.
+template <int OB, int PT>
+static inline void pw_tile(const float* x, int64_t xstride, int64_t Kb, const float* w, int64_t wstride,
+                           const float* bias, float* y, int64_t ystride, int act, const float* prm) {
+  v8 acc[OB][PT];
+  for (int o = 0; o < OB; ++o) {
+    const v8 b = ld8(bias + o * 8);
+    for (int p = 0; p < PT; ++p) acc[o][p] = b;
+  }
+  for (int64_t kb = 0; kb < Kb; ++kb, x += xstride, w += 64) {
+#pragma GCC unroll 8
+    for (int kk = 0; kk < 8; ++kk) {
+      v8 wv[OB];
+      for (int o = 0; o < OB; ++o) wv[o] = ld8(w + o * wstride + kk * 8);
+      for (int p = 0; p < PT; ++p) {
+        const v8 xs = bc8(x[p * 8 + kk]);
+        for (int o = 0; o < OB; ++o) acc[o][p] += wv[o] * xs;
+      }
+    }
+  }
+  for (int o = 0; o < OB; ++o)
+    for (int p = 0; p < PT; ++p) st8(y + o * ystride + p * 8, act8(acc[o][p], act, prm));
+}
+
+// Pixels [p0, p1) of OB output blocks: full tiles of PT, then one tile of the remainder.
+template <int OB, int PT>
+static void pw_run(const float* x, int64_t P, int64_t Kb, const float* w, int64_t K8, const float* bias,
+                   float* y, int64_t p0, int64_t p1, int act, const float* prm) {
+  const int64_t xs = P * 8;
+  int64_t p = p0;
+  for (; p + PT <= p1; p += PT) pw_tile<OB, PT>(x + p * 8, xs, Kb, w, K8, bias, y + p * 8, xs, act, prm);
+  const int64_t r = p1 - p;
+  if (r <= 0) return;
+  const float* xp = x + p * 8;
+  float* yp = y + p * 8;
+#define MNN_PW_REM(n) \
+  case n: if (n < PT) pw_tile<OB, (n < PT ? n : 1)>(xp, xs, Kb, w, K8, bias, yp, xs, act, prm); break;
+  switch (r) {
+    MNN_PW_REM(1) MNN_PW_REM(2) MNN_PW_REM(3) MNN_PW_REM(4) MNN_PW_REM(5) MNN_PW_REM(6)
+    MNN_PW_REM(7) MNN_PW_REM(8) MNN_PW_REM(9) MNN_PW_REM(10) MNN_PW_REM(11)
+    default: break;
+  }
+#undef MNN_PW_REM
+}
+
+// y[ob][p] = act(bias[ob] + sum_k w[ob][k] * x[k / 8][p][k % 8]) for pixels [p0, p1) and output
+// blocks [ob0, ob1). x: Kb blocks of P pixels; w: [Mb][Kb * 8][8]; bias: [Mb][8]; y: Mb blocks of P.
+static void pw_blocked(const float* x, int64_t P, int64_t Kb, const float* w, const float* bias, float* y,
+                       int64_t p0, int64_t p1, int64_t ob0, int64_t ob1, int act, const float* prm) {
+  const int64_t K8 = Kb * 64;  // floats per output block of weights
+  int64_t ob = ob0;
+  while (ob < ob1) {
+    const int64_t left = ob1 - ob;
+    const int OB = left >= 2 ? (left == 3 ? 3 : 2) : 1;  // pairs; an odd tail of 3 as one group
+    const float* wb = w + ob * K8;
+    const float* bb = bias + ob * 8;
+    float* yb = y + ob * P * 8;
+    if (OB == 2) pw_run<2, 6>(x, P, Kb, wb, K8, bb, yb, p0, p1, act, prm);
+    else if (OB == 3) pw_run<3, 4>(x, P, Kb, wb, K8, bb, yb, p0, p1, act, prm);
+    else pw_run<1, 12>(x, P, Kb, wb, K8, bb, yb, p0, p1, act, prm);
+    ob += OB;
+  }
+}
+
+// ---- depthwise convolution --------------------------------------------------------------------------
+// One output row of one channel block: columns whose taps all fall inside the row go U at a time
+// with no bounds checks; the edge columns check each tap.
+template <int KW>
+static inline void dw_blocked_row(const BlockedDwGeom& g, const float* x, const float* w, v8 bias,
+                                  int64_t kh0, int64_t kh1, int64_t ih0, float* y, int act, const float* prm) {
+  const int64_t kw_n = KW ? KW : g.KW;
+  const int64_t W8 = g.W * 8;
+  // Interior columns: ow * SW - PL >= 0 and ow * SW - PL + (KW - 1) * DW <= W - 1.
+  int64_t lo = (g.PL + g.SW - 1) / g.SW;
+  const int64_t last = g.W - 1 - (kw_n - 1) * g.DW + g.PL;  // largest ow * SW allowed
+  int64_t hi = last < 0 ? 0 : last / g.SW + 1;
+  if (hi > g.OW) hi = g.OW;
+  if (lo > hi) lo = hi;
+  auto edge = [&](int64_t ow) {
+    v8 acc = bias;
+    const int64_t iw0 = ow * g.SW - g.PL;
+    for (int64_t kh = kh0; kh < kh1; ++kh) {
+      const float* row = x + (ih0 + kh * g.DH) * W8;
+      for (int64_t kw = 0; kw < kw_n; ++kw) {
+        const int64_t iw = iw0 + kw * g.DW;
+        if (iw >= 0 && iw < g.W) acc += ld8(w + (kh * kw_n + kw) * 8) * ld8(row + iw * 8);
+      }
+    }
+    st8(y + ow * 8, act8(acc, act, prm));
+  };
+  for (int64_t ow = 0; ow < lo; ++ow) edge(ow);
+  constexpr int U = 4;
+  const int64_t step = g.SW * 8, dstep = g.DW * 8;
+  int64_t ow = lo;
+  for (; ow + U <= hi; ow += U) {
+    v8 acc[U];
+    for (int u = 0; u < U; ++u) acc[u] = bias;
+    const int64_t base = (ow * g.SW - g.PL) * 8;
+    for (int64_t kh = kh0; kh < kh1; ++kh) {
+      const float* row = x + (ih0 + kh * g.DH) * W8 + base;
+      const float* wk = w + kh * kw_n * 8;
+      for (int64_t kw = 0; kw < kw_n; ++kw) {
+        const v8 wv = ld8(wk + kw * 8);
+        const float* s = row + kw * dstep;
+        for (int u = 0; u < U; ++u) acc[u] += wv * ld8(s + u * step);
+      }
+    }
+    for (int u = 0; u < U; ++u) st8(y + (ow + u) * 8, act8(acc[u], act, prm));
+  }
+  for (; ow < hi; ++ow) {
+    v8 acc = bias;
+    const int64_t base = (ow * g.SW - g.PL) * 8;
+    for (int64_t kh = kh0; kh < kh1; ++kh) {
+      const float* row = x + (ih0 + kh * g.DH) * W8 + base;
+      for (int64_t kw = 0; kw < kw_n; ++kw) acc += ld8(w + (kh * kw_n + kw) * 8) * ld8(row + kw * dstep);
+    }
+    st8(y + ow * 8, act8(acc, act, prm));
+  }
+  for (ow = hi > lo ? hi : lo; ow < g.OW; ++ow) edge(ow);
+}
+
+// Output rows [oh0, oh1) of one channel block: x [H][W][8], y [OH][OW][8], w [KH * KW][8], bias [8].
+static void dw_blocked(const BlockedDwGeom& g, const float* x, const float* w, const float* bias, float* y,
+                       int64_t oh0, int64_t oh1, int act, const float* prm) {
+  const v8 b = ld8(bias);
+  for (int64_t oh = oh0; oh < oh1; ++oh) {
+    const int64_t ih0 = oh * g.SH - g.PT;
+    int64_t kh0 = 0, kh1 = g.KH;
+    while (kh0 < kh1 && ih0 + kh0 * g.DH < 0) ++kh0;
+    while (kh1 > kh0 && ih0 + (kh1 - 1) * g.DH >= g.H) --kh1;
+    float* yr = y + oh * g.OW * 8;
+    if (g.KW == 3) dw_blocked_row<3>(g, x, w, b, kh0, kh1, ih0, yr, act, prm);
+    else if (g.KW == 5) dw_blocked_row<5>(g, x, w, b, kh0, kh1, ih0, yr, act, prm);
+    else dw_blocked_row<0>(g, x, w, b, kh0, kh1, ih0, yr, act, prm);
+  }
+}
+
+// ---- layout changes ---------------------------------------------------------------------------------
+// Planar [C][P] <-> blocked [ceil(C/8)][P][8] for pixels [p0, p1); pad lanes are written as 0.
+static void to_blocked(const float* x, int64_t C, int64_t P, float* y, int64_t p0, int64_t p1) {
+  for (int64_t cb = 0; cb * 8 < C; ++cb) {
+    const int64_t nc = C - cb * 8 < 8 ? C - cb * 8 : 8;
+    const float* xs = x + cb * 8 * P;
+    float* yb = y + cb * P * 8;
+    if (nc == 8) {
+      for (int64_t p = p0; p < p1; ++p)
+        for (int l = 0; l < 8; ++l) yb[p * 8 + l] = xs[l * P + p];
+    } else {
+      for (int64_t p = p0; p < p1; ++p)
+        for (int l = 0; l < 8; ++l) yb[p * 8 + l] = l < nc ? xs[l * P + p] : 0.f;
+    }
+  }
+}
+
+static void from_blocked(const float* x, int64_t C, int64_t P, float* y, int64_t p0, int64_t p1) {
+  for (int64_t cb = 0; cb * 8 < C; ++cb) {
+    const int64_t nc = C - cb * 8 < 8 ? C - cb * 8 : 8;
+    const float* xb = x + cb * P * 8;
+    float* ys = y + cb * 8 * P;
+    for (int64_t l = 0; l < nc; ++l)
+      for (int64_t p = p0; p < p1; ++p) ys[l * P + p] = xb[p * 8 + l];
+  }
+}
