@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common.h"
 #include "conv.h"
 #include "kernels/conv_kernels.h"
 
@@ -30,6 +31,17 @@ AlignedPtr<float> pack_pointwise(const Weight& w, int64_t M, int64_t K) {
   return out;
 }
 
+// Depthwise weights [C][taps] as [Cb][taps][8], zero-padded.
+AlignedPtr<float> pack_depthwise(const Weight& w, int64_t C, int64_t taps) {
+  const int64_t n = blocks(C) * taps * kBlock;
+  AlignedPtr<float> out = aligned_array<float>(n);
+  std::fill(out.get(), out.get() + n, 0.f);
+  const float* src = static_cast<const float*>(w.data);
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t t = 0; t < taps; ++t) out[((c / kBlock) * taps + t) * kBlock + c % kBlock] = src[c * taps + t];
+  return out;
+}
+
 AlignedPtr<float> pack_bias(const Weight* b, int64_t M) {
   const int64_t n = blocks(M) * kBlock;
   AlignedPtr<float> out = aligned_array<float>(n);
@@ -38,13 +50,16 @@ AlignedPtr<float> pack_bias(const Weight* b, int64_t M) {
   return out;
 }
 
-// ints: N K M P act has_bias; floats: 2 activation params; weights: W (M x K), bias (M).
+// ints: N K M P act has_bias [residual]; floats: 2 activation params; weights: W (M x K), bias (M).
+// With residual = 1 a second input of the output's shape is added after the activation (the
+// skip connection of a residual block, which then costs no pass of its own).
 class PwBlockedOp : public Op {
  public:
   PwBlockedOp(const std::vector<int64_t>& v, const std::vector<float>& f, const std::vector<Weight>& w,
               const KernelTable* k, int threads)
       : ck_(conv_kernels_of(k)) {
-    require(v.size() == 6, "pw_blocked: expected 6 ints");
+    require(v.size() == 6 || v.size() == 7, "pw_blocked: expected 6 or 7 ints");
+    residual_ = v.size() == 7 && v[6] != 0;
     N_ = v[0], K_ = v[1], M_ = v[2], P_ = v[3], act_ = static_cast<int>(v[4]);
     require(N_ > 0 && K_ > 0 && M_ > 0 && P_ > 0, "pw_blocked: empty geometry");
     require(act_ >= 0 && act_ <= 5, "pw_blocked: activation code must be 0-5");
@@ -73,6 +88,7 @@ class PwBlockedOp : public Op {
 
   void run(const RunCtx& ctx) override {
     const float* x = ctx.at(in[0]);
+    const float* r = residual_ ? ctx.at(in.at(1)) : nullptr;
     float* y = ctx.at(out[0]);
     const int64_t Kb = blocks(K_), Mb = blocks(M_), img_in = Kb * P_ * kBlock, img_out = Mb * P_ * kBlock;
     ctx.pool->parallel_for(N_ * chunks_ * obsplit_, [&](int64_t task, int) {
@@ -80,8 +96,8 @@ class PwBlockedOp : public Op {
       const int64_t c = rest / obsplit_, s = rest % obsplit_;
       const int64_t p0 = c * chunk_, p1 = std::min(P_, p0 + chunk_);
       const int64_t ob0 = s * obper_, ob1 = std::min(Mb, ob0 + obper_);
-      ck_->pw_blocked(x + n * img_in, P_, Kb, weights_.get(), bias_.get(), y + n * img_out, p0, p1, ob0,
-                      ob1, act_, params_);
+      ck_->pw_blocked(x + n * img_in, P_ * kBlock, Kb, weights_.get(), bias_.get(), y + n * img_out,
+                      P_ * kBlock, r ? r + n * img_out : nullptr, p0, p1, ob0, ob1, act_, params_);
     });
   }
 
@@ -89,6 +105,7 @@ class PwBlockedOp : public Op {
   const ConvKernels* ck_;
   int64_t N_, K_, M_, P_, chunk_ = 1, chunks_ = 1, obsplit_ = 1, obper_ = 1;
   int act_;
+  bool residual_ = false;
   float params_[2] = {0.f, 0.f};
   AlignedPtr<float> weights_, bias_;
 };
@@ -113,11 +130,7 @@ class DwBlockedOp : public Op {
     require(!v[15] || (w.size() > 1 && w[1].numel() == C_), "dw_blocked: bias size");
     for (size_t i = 0; i < f.size() && i < 2; ++i) params_[i] = f[i];
     const int64_t Cb = blocks(C_);
-    weights_ = aligned_array<float>(Cb * taps * kBlock);
-    std::fill(weights_.get(), weights_.get() + Cb * taps * kBlock, 0.f);
-    const float* src = static_cast<const float*>(w[0].data);
-    for (int64_t c = 0; c < C_; ++c)
-      for (int64_t t = 0; t < taps; ++t) weights_[((c / kBlock) * taps + t) * kBlock + c % kBlock] = src[c * taps + t];
+    weights_ = pack_depthwise(w[0], C_, taps);
     bias_ = pack_bias(v[15] ? &w[1] : nullptr, C_);
     // Tasks: bands of output rows of one channel block, a few per thread.
     const int64_t planes = N_ * Cb;
@@ -182,6 +195,112 @@ class ReorderOp : public Op {
   bool to_planar_;
 };
 
+// A blocked tensor with a per-channel operand (squeeze-excite scales, per-channel shifts):
+// y[n][cb][p] = x[n][cb][p] op s[n or 0][cb] (s op x when chan_first). ints: op N Cb P s_batched
+// chan_first (op: BinaryCode Add, Sub, Mul, Max, Min).
+class ChanBinaryOp : public Op {
+ public:
+  ChanBinaryOp(const std::vector<int64_t>& v, int threads) {
+    require(v.size() == 6 && v[1] > 0 && v[2] > 0 && v[3] > 0, "chan_binary: expected ints op N Cb P s_batched chan_first");
+    op_ = static_cast<int>(v[0]), N_ = v[1], Cb_ = v[2], P_ = v[3], batched_ = v[4] != 0, first_ = v[5] != 0;
+    require(op_ == BIN_ADD || op_ == BIN_SUB || op_ == BIN_MUL || op_ == BIN_MAX || op_ == BIN_MIN,
+            "chan_binary: op must be Add, Sub, Mul, Max or Min");
+    per_ = threads > 1 ? std::max<int64_t>(1, ceil_div(N_ * Cb_, 4 * threads)) : N_ * Cb_;
+  }
+
+  const char* note() const override { return "blocked per-channel"; }
+
+  void run(const RunCtx& ctx) override {
+    const float* x = ctx.at(in[first_ ? 1 : 0]);
+    const float* s = ctx.at(in[first_ ? 0 : 1]);
+    float* y = ctx.at(out[0]);
+    const int64_t planes = N_ * Cb_;
+    ctx.pool->parallel_for(ceil_div(planes, per_), [&](int64_t task, int) {
+      for (int64_t pl = task * per_; pl < std::min(planes, (task + 1) * per_); ++pl) {
+        const float* sv = s + (batched_ ? pl : pl % Cb_) * kBlock;
+        const float* xp = x + pl * P_ * kBlock;
+        float* yp = y + pl * P_ * kBlock;
+        switch (op_) {
+          case BIN_ADD: apply(xp, sv, yp, [](float a, float b) { return a + b; }); break;
+          case BIN_SUB:
+            if (first_) apply(xp, sv, yp, [](float a, float b) { return b - a; });
+            else apply(xp, sv, yp, [](float a, float b) { return a - b; });
+            break;
+          case BIN_MUL: apply(xp, sv, yp, [](float a, float b) { return a * b; }); break;
+          case BIN_MAX: apply(xp, sv, yp, [](float a, float b) { return a > b ? a : b; }); break;
+          default: apply(xp, sv, yp, [](float a, float b) { return a < b ? a : b; }); break;
+        }
+      }
+    });
+  }
+
+ private:
+  template <class F>
+  void apply(const float* x, const float* s, float* y, F f) const {
+    float sv[kBlock];
+    for (int l = 0; l < kBlock; ++l) sv[l] = s[l];
+    for (int64_t p = 0; p < P_; ++p)
+      for (int l = 0; l < kBlock; ++l) y[p * kBlock + l] = f(x[p * kBlock + l], sv[l]);
+  }
+
+  int op_;
+  int64_t N_, Cb_, P_, per_ = 1;
+  bool batched_, first_;
+};
+
+// Global average / max pooling of a blocked tensor: [N][Cb][P][8] -> [N][Cb][8]. ints: N Cb P kind
+// (1 mean, 2 max).
+class GapBlockedOp : public Op {
+ public:
+  GapBlockedOp(const std::vector<int64_t>& v, int threads) {
+    require(v.size() == 4 && v[0] > 0 && v[1] > 0 && v[2] > 0 && (v[3] == 1 || v[3] == 2),
+            "gap_blocked: expected ints N Cb P kind");
+    planes_ = v[0] * v[1], P_ = v[2], max_ = v[3] == 2;
+    per_ = threads > 1 ? std::max<int64_t>(1, ceil_div(planes_, 4 * threads)) : planes_;
+  }
+
+  const char* note() const override { return "blocked global pool"; }
+
+  void run(const RunCtx& ctx) override {
+    const float* x = ctx.at(in[0]);
+    float* y = ctx.at(out[0]);
+    ctx.pool->parallel_for(ceil_div(planes_, per_), [&](int64_t task, int) {
+      for (int64_t pl = task * per_; pl < std::min(planes_, (task + 1) * per_); ++pl) {
+        if (max_) pool<true>(x + pl * P_ * kBlock, y + pl * kBlock);
+        else pool<false>(x + pl * P_ * kBlock, y + pl * kBlock);
+      }
+    });
+  }
+
+ private:
+  template <bool MAX>
+  void pool(const float* x, float* y) const {
+    float acc[4][kBlock];  // four partial rows: a quarter of the dependency chain
+    for (int r = 0; r < 4; ++r)
+      for (int l = 0; l < kBlock; ++l) acc[r][l] = MAX ? x[l] : 0.f;
+    int64_t p = 0;
+    for (; p + 4 <= P_; p += 4)
+      for (int r = 0; r < 4; ++r)
+        for (int l = 0; l < kBlock; ++l) {
+          const float v = x[(p + r) * kBlock + l];
+          acc[r][l] = MAX ? (v > acc[r][l] ? v : acc[r][l]) : acc[r][l] + v;
+        }
+    for (; p < P_; ++p)
+      for (int l = 0; l < kBlock; ++l) {
+        const float v = x[p * kBlock + l];
+        acc[0][l] = MAX ? (v > acc[0][l] ? v : acc[0][l]) : acc[0][l] + v;
+      }
+    for (int l = 0; l < kBlock; ++l) {
+      float a = acc[0][l];
+      for (int r = 1; r < 4; ++r) a = MAX ? (acc[r][l] > a ? acc[r][l] : a) : a + acc[r][l];
+      y[l] = MAX ? a : a / static_cast<float>(P_);
+    }
+  }
+
+  int64_t planes_, P_, per_ = 1;
+  bool max_;
+};
+
 }  // namespace
 
 std::unique_ptr<Op> make_blocked_op(const std::string& kind, const std::vector<int64_t>& ints,
@@ -190,6 +309,8 @@ std::unique_ptr<Op> make_blocked_op(const std::string& kind, const std::vector<i
   if (kind == "pw_blocked") return std::unique_ptr<Op>(new PwBlockedOp(ints, floats, weights, k, threads));
   if (kind == "dw_blocked") return std::unique_ptr<Op>(new DwBlockedOp(ints, floats, weights, k, threads));
   if (kind == "reorder") return std::unique_ptr<Op>(new ReorderOp(ints, k, threads));
+  if (kind == "chan_binary") return std::unique_ptr<Op>(new ChanBinaryOp(ints, threads));
+  if (kind == "gap_blocked") return std::unique_ptr<Op>(new GapBlockedOp(ints, threads));
   return nullptr;
 }
 

@@ -51,6 +51,9 @@ const ConvKernels* conv_kernels_for(const KernelTable* k) {
   if (std::strcmp(k->isa, "avx512") == 0) return conv_kernels_avx512();
   if (std::strcmp(k->isa, "avx2") == 0) return conv_kernels_avx2();
 #endif
+#ifdef MNN_ARM64
+  if (std::strcmp(k->isa, "neon") == 0) return conv_kernels_neon();
+#endif
   return conv_kernels_baseline();
 }
 

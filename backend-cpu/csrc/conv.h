@@ -30,10 +30,8 @@ bool gemv_packed(const KernelTable* k, int64_t K, const float* x, int64_t xs, co
 void conv_gemm_pointwise(const KernelTable* k, int64_t mc, int64_t nc, int64_t K, const float* pa,
                          const float* b, int64_t ldb, float* c, int64_t ldc, const float* bias, int act,
                          const float* params, float* pb);
-// An expansion 1x1 conv and the depthwise conv reading its output, run band by band (fused_ir.cpp).
-std::unique_ptr<Op> make_conv_ir_op(const std::vector<int64_t>& ints, const std::vector<float>& floats,
-                                    const std::vector<Weight>& weights, const KernelTable* k, int threads);
-// Ops over channel-blocked tensors (blocked.cpp): pw_blocked, dw_blocked, reorder; null otherwise.
+// Ops over channel-blocked tensors (blocked.cpp): pw_blocked, dw_blocked, reorder, chan_binary,
+// gap_blocked; null otherwise.
 std::unique_ptr<Op> make_blocked_op(const std::string& kind, const std::vector<int64_t>& ints,
                                     const std::vector<float>& floats, const std::vector<Weight>& weights,
                                     const KernelTable* k, int threads);

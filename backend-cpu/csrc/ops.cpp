@@ -515,8 +515,8 @@ std::unique_ptr<Op> make_op(const std::string& kind, const std::vector<int>& in,
                             const KernelTable* k, int threads) {
   std::unique_ptr<Op> op;
   if (kind == "conv") op = make_conv_op(v, f, w, k, threads);
-  else if (kind == "conv_ir") op = make_conv_ir_op(v, f, w, k, threads);
-  else if (kind == "pw_blocked" || kind == "dw_blocked" || kind == "reorder")
+  else if (kind == "pw_blocked" || kind == "dw_blocked" || kind == "reorder" || kind == "chan_binary" ||
+           kind == "gap_blocked")
     op = make_blocked_op(kind, v, f, w, k, threads);
   else if (kind == "matmul") op.reset(new MatMulOp(v, f, w, k, threads));
   else if (kind == "pool") op.reset(new PoolOp(v));

@@ -122,11 +122,13 @@ struct ConvKernels {
   // scratch: dw_rows_scratch_floats(g, oh1 - oh0).
   bool (*dw_rows)(const DwRowGeom& g, const float* x, const float* w, float bias, int act,
                   const float* params, int64_t oh0, int64_t oh1, float* scratch, float* y);
-  // Blocked 1x1 conv: y[ob][p] = act(bias[ob] + sum_k w[ob][k] * x[k / 8][p][k % 8]) for pixels
-  // [p0, p1), output blocks [ob0, ob1); x: Kb blocks of P pixels, w: [Mb][Kb * 8][8], bias: [Mb][8].
-  // Any act code 0-5.
-  void (*pw_blocked)(const float* x, int64_t P, int64_t Kb, const float* w, const float* bias, float* y,
-                     int64_t p0, int64_t p1, int64_t ob0, int64_t ob1, int act, const float* params);
+  // Blocked 1x1 conv: y[ob][p] = act(bias[ob] + sum_k w[ob][k] * x[k / 8][p][k % 8]) (+ res[ob][p],
+  // a residual added after the activation; res may be null) for pixels [p0, p1), output blocks
+  // [ob0, ob1); x: Kb blocks xs floats apart, y and res: blocks ys floats apart; w: [Mb][Kb * 8][8],
+  // bias: [Mb][8]. Act codes 0-5.
+  void (*pw_blocked)(const float* x, int64_t xs, int64_t Kb, const float* w, const float* bias, float* y,
+                     int64_t ys, const float* res, int64_t p0, int64_t p1, int64_t ob0, int64_t ob1, int act,
+                     const float* params);
   // Blocked depthwise conv, output rows [oh0, oh1) of one channel block; w: [KH * KW][8], bias: [8].
   void (*dw_blocked)(const BlockedDwGeom& g, const float* x, const float* w, const float* bias, float* y,
                      int64_t oh0, int64_t oh1, int act, const float* params);
@@ -147,6 +149,9 @@ const ConvKernels* conv_kernels_baseline();
 #ifdef MNN_X86
 const ConvKernels* conv_kernels_avx2();
 const ConvKernels* conv_kernels_avx512();
+#endif
+#ifdef MNN_ARM64
+const ConvKernels* conv_kernels_neon();
 #endif
 
 }  // namespace mnncpu

@@ -48,5 +48,8 @@ const KernelTable* baseline_table();
 const KernelTable* avx2_table();
 const KernelTable* avx512_table();
 #endif
+#ifdef MNN_ARM64
+const KernelTable* neon_table();
+#endif
 
 }  // namespace mnncpu

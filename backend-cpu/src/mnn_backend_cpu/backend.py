@@ -18,7 +18,6 @@ from mnn_core.memory import Lifetime, plan_memory
 from mnn_core.shape_inference import infer_types
 
 from .blocked import to_blocked_layout
-from .fusion import fuse_inverted_residuals
 from .lowering import Env, LOp, NeedsValue, Unsupported, lower
 from .tuning import Tuner, time_runs
 
@@ -246,7 +245,6 @@ class CpuExecutable(Executable):
         lops = []
         for node in self.subgraph.nodes:
             lops.extend(lower(node, env))
-        lops = fuse_inverted_residuals(lops, self.subgraph.outputs)
         lops, env = to_blocked_layout(lops, env, self.subgraph.outputs)
         return NativePlan(lops, self.subgraph.inputs, self.subgraph.outputs, env, self.backend.pool,
                           self.backend.isa, self.backend.pack_tokens, self.backend.tuner)

@@ -27,8 +27,9 @@ from .lowering import Env, LOp, Unsupported, collapse
 
 BLOCK = 8
 SUFFIX = "::nc8"
-# Unary codes (lowering.UNARY_CODES, ACT_CODES) finite at 0: pad lanes stay finite.
-SAFE_UNARY = {1, 2, 3, 4, 5, 6, 7, 8, 20, 22, 23, 24, 26}
+# Unary codes (lowering.UNARY_CODES, ACT_CODES) finite for every finite input: pad lanes, which a
+# scalar Add may have moved off 0, stay finite (not Sqrt, Log, Reciprocal, Exp).
+SAFE_UNARY = {1, 2, 3, 4, 5, 6, 7, 8, 20, 23, 24, 26}
 SAFE_BINARY = {"Add", "Sub", "Mul", "Max", "Min"}
 BINARY_CODES = {"Add": 0, "Sub": 1, "Mul": 2, "Max": 4, "Min": 5}
 GLOBAL_POOLS = {"GlobalAveragePool": 1, "GlobalMaxPool": 2}
@@ -165,6 +166,24 @@ def to_blocked_layout(lops: list[LOp], env: Env, outputs: Sequence[str]) -> tupl
     return _rewrite(lops, env, outputs, candidates, chosen)
 
 
+def _residual_add(i, lops, candidates, chosen, consumers, outputs, blocked) -> Optional[tuple[int, str]]:
+    """(index of the Add, its other operand) when conv i's output is read only by a chosen Add of
+    two same-shape tensors whose other operand is already in blocked form."""
+    y = lops[i].outputs[0]
+    readers = consumers.get(y, [])
+    if len(readers) != 1 or y in outputs:
+        return None
+    j = readers[0]
+    add = lops[j]
+    if j not in chosen or add.kind != "binary" or add.node is None or add.node.op != "Add":
+        return None
+    roles = candidates[j]
+    if [r for _, r in roles] != ["full", "full"] or len({n for n, _ in roles}) != 2:
+        return None
+    other = roles[1][0] if roles[0][0] == y else roles[0][0]
+    return (j, other) if other in blocked else None
+
+
 def _rewrite(lops, env: Env, outputs, candidates, chosen) -> tuple[list[LOp], Env]:
     types = dict(env.types)
     values = dict(env.values)
@@ -183,10 +202,11 @@ def _rewrite(lops, env: Env, outputs, candidates, chosen) -> tuple[list[LOp], En
         bname = name + SUFFIX
         N, C, H, W = shape4(name)
         types[bname] = TensorType(DType.F32, (N, _cpad(C), H, W))
-        if name in values:  # a constant per-channel operand: padded once here
-            padded = np.zeros((N, _cpad(C)), np.float32)
-            padded[:, :C] = np.asarray(values[name], np.float32).reshape(N, C)
-            values[bname] = padded.reshape(N, _cpad(C), 1, 1)
+        if name in values:  # a constant operand: reordered once here
+            padded = np.zeros((N, _cpad(C), H * W), np.float32)
+            padded[:, :C] = np.asarray(values[name], np.float32).reshape(N, C, H * W)
+            blocks = padded.reshape(N, _cpad(C) // BLOCK, BLOCK, H * W).transpose(0, 1, 3, 2)
+            values[bname] = np.ascontiguousarray(blocks).reshape(N, _cpad(C), H, W)
         else:
             out.append(LOp("reorder", [name], [bname], [N, C, H * W, 0], node=node))
         blocked[name] = bname
@@ -198,7 +218,14 @@ def _rewrite(lops, env: Env, outputs, candidates, chosen) -> tuple[list[LOp], En
             out.append(LOp("reorder", [blocked[name]], [name], [N, C, H * W, 1], node=node))
             planar.add(name)
 
+    consumers: dict[str, list[int]] = {}
     for i, lop in enumerate(lops):
+        for name in dict.fromkeys(lop.inputs):
+            consumers.setdefault(name, []).append(i)
+    absorbed: set[int] = set()
+    for i, lop in enumerate(lops):
+        if i in absorbed:
+            continue
         if i not in chosen:
             for name in lop.inputs:
                 to_planar(name, lop.node)
@@ -215,6 +242,16 @@ def _rewrite(lops, env: Env, outputs, candidates, chosen) -> tuple[list[LOp], En
             if conv_kind(lop) == "pw":
                 new = LOp("pw_blocked", [x], [by], [n, c, m, h * w, act, has_bias], list(lop.floats),
                           list(lop.weights), lop.node, cost=lop.cost)
+                skip = _residual_add(i, lops, candidates, chosen, consumers, outputs, blocked)
+                if skip is not None:  # the residual Add joins the conv: y = act(conv) + skip
+                    j, other = skip
+                    absorbed.add(j)
+                    y = lops[j].outputs[0]
+                    by = y + SUFFIX
+                    types[by] = TensorType(DType.F32, (N, _cpad(C), H, W))
+                    new.inputs.append(blocked[other])
+                    new.outputs = [by]
+                    new.ints.append(1)
             else:
                 new = LOp("dw_blocked", [x], [by], [n, c, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, act,
                                                    has_bias], list(lop.floats), list(lop.weights), lop.node,
@@ -225,7 +262,14 @@ def _rewrite(lops, env: Env, outputs, candidates, chosen) -> tuple[list[LOp], En
         elif lop.kind == "reduce":
             x = to_blocked(lop.inputs[0], lop.node)
             xn, xc, xh, xw = types[lop.inputs[0]].shape
-            new = LOp("reduce", [x], [by], [xn * _cpad(xc) // BLOCK, xh * xw, BLOCK, GLOBAL_POOLS[lop.node.op]],
+            new = LOp("gap_blocked", [x], [by], [xn, _cpad(xc) // BLOCK, xh * xw, GLOBAL_POOLS[lop.node.op]],
+                      node=lop.node)
+        elif sorted(r for _, r in roles) == ["chan", "full"]:  # e.g. squeeze-excite scaling
+            (a, ra), (b, rb) = roles
+            names = [to_blocked(a, lop.node), to_blocked(b, lop.node)]
+            chan = a if ra == "chan" else b
+            new = LOp("chan_binary", names, [by], [BINARY_CODES[lop.node.op], N, _cpad(C) // BLOCK, H * W,
+                                                   int(shape4(chan)[0] == N and N > 1), int(ra == "chan")],
                       node=lop.node)
         else:  # binary
             cb, p = _cpad(C) // BLOCK, H * W
@@ -238,8 +282,8 @@ def _rewrite(lops, env: Env, outputs, candidates, chosen) -> tuple[list[LOp], En
                     names.append(to_blocked(name, lop.node))
                     n_op = shape4(name)[0]
                     strides.append([cb * BLOCK if n_op == N and N > 1 else 0, BLOCK, 0, 1])
-                else:
-                    names.append(name)
+                else:  # a scalar: element 0 of its planar or blocked form
+                    names.append(blocked.get(name, name))
                     strides.append([0, 0, 0, 0])
             shape, (sa, sb) = collapse([N, cb, p, BLOCK], *strides)
             new = LOp("binary", names, [by], [BINARY_CODES[lop.node.op], len(shape), *shape, *sa, *sb],

@@ -8,9 +8,10 @@ static inline v8 ld8(const float* p) { v8 v; __builtin_memcpy(&v, p, sizeof v); 
 static inline void st8(float* p, v8 v) { __builtin_memcpy(p, &v, sizeof v); }
 static inline v8 bc8(float x) { return v8{x, x, x, x, x, x, x, x}; }
 
-static inline v8 act8(v8 v, int act, const float* p) {
+template <int ACT>
+static inline v8 act8(v8 v, const float* p) {
   const v8 zero = {};
-  switch (act) {
+  switch (ACT) {
     case 1: return v > zero ? v : zero;
     case 2: v = v < p[0] ? bc8(p[0]) : v; return v > p[1] ? bc8(p[1]) : v;
     case 3: return v >= zero ? v : v * p[0];
@@ -20,18 +21,30 @@ static inline v8 act8(v8 v, int act, const float* p) {
   }
 }
 
+static inline v8 act8(v8 v, int act, const float* p) {
+  switch (act) {
+    case 1: return act8<1>(v, p);
+    case 2: return act8<2>(v, p);
+    case 3: return act8<3>(v, p);
+    case 4: return act8<4>(v, p);
+    case 5: return act8<5>(v, p);
+    default: return v;
+  }
+}
+
 // ---- pointwise (1x1) convolution --------------------------------------------------------------------
 // PT pixels x OB output blocks held in registers; per input channel, OB weight vectors and PT
 // broadcast input scalars: no packing of the input, which already has pixels as rows.
-template <int OB, int PT>
-static inline void pw_tile(const float* x, int64_t xstride, int64_t Kb, const float* w, int64_t wstride,
-                           const float* bias, float* y, int64_t ystride, int act, const float* prm) {
+template <int OB, int PT, int ACT>
+__attribute__((always_inline)) static inline void pw_tile(const float* x, int64_t xstride, int64_t Kb, const float* w, int64_t wstride,
+                           const float* bias, float* y, int64_t ystride, const float* res, const float* prm) {
   v8 acc[OB][PT];
   for (int o = 0; o < OB; ++o) {
     const v8 b = ld8(bias + o * 8);
     for (int p = 0; p < PT; ++p) acc[o][p] = b;
   }
-  for (int64_t kb = 0; kb < Kb; ++kb, x += xstride, w += 64) {
+  const float* const x_end = x + Kb * xstride;  // Kb >= 1: a do-while keeps acc in registers
+  do {
 #pragma GCC unroll 8
     for (int kk = 0; kk < 8; ++kk) {
       v8 wv[OB];
@@ -41,24 +54,33 @@ static inline void pw_tile(const float* x, int64_t xstride, int64_t Kb, const fl
         for (int o = 0; o < OB; ++o) acc[o][p] += wv[o] * xs;
       }
     }
+    x += xstride;
+    w += 64;
+  } while (x != x_end);
+  if (res) {
+    for (int o = 0; o < OB; ++o)
+      for (int p = 0; p < PT; ++p)
+        st8(y + o * ystride + p * 8, act8<ACT>(acc[o][p], prm) + ld8(res + o * ystride + p * 8));
+  } else {
+    for (int o = 0; o < OB; ++o)
+      for (int p = 0; p < PT; ++p) st8(y + o * ystride + p * 8, act8<ACT>(acc[o][p], prm));
   }
-  for (int o = 0; o < OB; ++o)
-    for (int p = 0; p < PT; ++p) st8(y + o * ystride + p * 8, act8(acc[o][p], act, prm));
 }
 
 // Pixels [p0, p1) of OB output blocks: full tiles of PT, then one tile of the remainder.
-template <int OB, int PT>
-static void pw_run(const float* x, int64_t P, int64_t Kb, const float* w, int64_t K8, const float* bias,
-                   float* y, int64_t p0, int64_t p1, int act, const float* prm) {
-  const int64_t xs = P * 8;
+template <int OB, int PT, int ACT>
+static void pw_run(const float* x, int64_t xs, int64_t Kb, const float* w, int64_t K8, const float* bias,
+                   float* y, int64_t ys, const float* res, int64_t p0, int64_t p1, const float* prm) {
   int64_t p = p0;
-  for (; p + PT <= p1; p += PT) pw_tile<OB, PT>(x + p * 8, xs, Kb, w, K8, bias, y + p * 8, xs, act, prm);
+  for (; p + PT <= p1; p += PT)
+    pw_tile<OB, PT, ACT>(x + p * 8, xs, Kb, w, K8, bias, y + p * 8, ys, res ? res + p * 8 : nullptr, prm);
   const int64_t r = p1 - p;
   if (r <= 0) return;
   const float* xp = x + p * 8;
   float* yp = y + p * 8;
+  const float* rp = res ? res + p * 8 : nullptr;
 #define MNN_PW_REM(n) \
-  case n: if (n < PT) pw_tile<OB, (n < PT ? n : 1)>(xp, xs, Kb, w, K8, bias, yp, xs, act, prm); break;
+  case n: if (n < PT) pw_tile<OB, (n < PT ? n : 1), ACT>(xp, xs, Kb, w, K8, bias, yp, ys, rp, prm); break;
   switch (r) {
     MNN_PW_REM(1) MNN_PW_REM(2) MNN_PW_REM(3) MNN_PW_REM(4) MNN_PW_REM(5) MNN_PW_REM(6)
     MNN_PW_REM(7) MNN_PW_REM(8) MNN_PW_REM(9) MNN_PW_REM(10) MNN_PW_REM(11)
@@ -67,10 +89,25 @@ static void pw_run(const float* x, int64_t P, int64_t Kb, const float* w, int64_
 #undef MNN_PW_REM
 }
 
-// y[ob][p] = act(bias[ob] + sum_k w[ob][k] * x[k / 8][p][k % 8]) for pixels [p0, p1) and output
-// blocks [ob0, ob1). x: Kb blocks of P pixels; w: [Mb][Kb * 8][8]; bias: [Mb][8]; y: Mb blocks of P.
-static void pw_blocked(const float* x, int64_t P, int64_t Kb, const float* w, const float* bias, float* y,
-                       int64_t p0, int64_t p1, int64_t ob0, int64_t ob1, int act, const float* prm) {
+template <int OB, int PT>
+static void pw_run_act(const float* x, int64_t xs, int64_t Kb, const float* w, int64_t K8, const float* bias,
+                       float* y, int64_t ys, const float* res, int64_t p0, int64_t p1, int act, const float* prm) {
+  switch (act) {
+    case 1: return pw_run<OB, PT, 1>(x, xs, Kb, w, K8, bias, y, ys, res, p0, p1, prm);
+    case 2: return pw_run<OB, PT, 2>(x, xs, Kb, w, K8, bias, y, ys, res, p0, p1, prm);
+    case 3: return pw_run<OB, PT, 3>(x, xs, Kb, w, K8, bias, y, ys, res, p0, p1, prm);
+    case 4: return pw_run<OB, PT, 4>(x, xs, Kb, w, K8, bias, y, ys, res, p0, p1, prm);
+    case 5: return pw_run<OB, PT, 5>(x, xs, Kb, w, K8, bias, y, ys, res, p0, p1, prm);
+    default: return pw_run<OB, PT, 0>(x, xs, Kb, w, K8, bias, y, ys, res, p0, p1, prm);
+  }
+}
+
+// y[ob][p] = act(bias[ob] + sum_k w[ob][k] * x[k / 8][p][k % 8]) (+ res[ob][p]) for pixels
+// [p0, p1) and output blocks [ob0, ob1). x: Kb blocks xs floats apart; w: [Mb][Kb * 8][8]; bias:
+// [Mb][8]; y and res (may be null): blocks ys floats apart.
+static void pw_blocked(const float* x, int64_t xs, int64_t Kb, const float* w, const float* bias, float* y,
+                       int64_t ys, const float* res, int64_t p0, int64_t p1, int64_t ob0, int64_t ob1, int act,
+                       const float* prm) {
   const int64_t K8 = Kb * 64;  // floats per output block of weights
   int64_t ob = ob0;
   while (ob < ob1) {
@@ -78,10 +115,11 @@ static void pw_blocked(const float* x, int64_t P, int64_t Kb, const float* w, co
     const int OB = left >= 2 ? (left == 3 ? 3 : 2) : 1;  // pairs; an odd tail of 3 as one group
     const float* wb = w + ob * K8;
     const float* bb = bias + ob * 8;
-    float* yb = y + ob * P * 8;
-    if (OB == 2) pw_run<2, 6>(x, P, Kb, wb, K8, bb, yb, p0, p1, act, prm);
-    else if (OB == 3) pw_run<3, 4>(x, P, Kb, wb, K8, bb, yb, p0, p1, act, prm);
-    else pw_run<1, 12>(x, P, Kb, wb, K8, bb, yb, p0, p1, act, prm);
+    float* yb = y + ob * ys;
+    const float* rb = res ? res + ob * ys : nullptr;
+    if (OB == 2) pw_run_act<2, 6>(x, xs, Kb, wb, K8, bb, yb, ys, rb, p0, p1, act, prm);
+    else if (OB == 3) pw_run_act<3, 4>(x, xs, Kb, wb, K8, bb, yb, ys, rb, p0, p1, act, prm);
+    else pw_run_act<1, 12>(x, xs, Kb, wb, K8, bb, yb, ys, rb, p0, p1, act, prm);
     ob += OB;
   }
 }
