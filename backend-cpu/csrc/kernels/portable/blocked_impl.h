@@ -21,17 +21,6 @@ static inline v8 act8(v8 v, const float* p) {
   }
 }
 
-static inline v8 act8(v8 v, int act, const float* p) {
-  switch (act) {
-    case 1: return act8<1>(v, p);
-    case 2: return act8<2>(v, p);
-    case 3: return act8<3>(v, p);
-    case 4: return act8<4>(v, p);
-    case 5: return act8<5>(v, p);
-    default: return v;
-  }
-}
-
 // ---- pointwise (1x1) convolution --------------------------------------------------------------------
 // PT pixels x OB output blocks held in registers; per input channel, OB weight vectors and PT
 // broadcast input scalars: no packing of the input, which already has pixels as rows.
@@ -126,21 +115,22 @@ static void pw_blocked(const float* x, int64_t xs, int64_t Kb, const float* w, c
 
 // ---- depthwise convolution --------------------------------------------------------------------------
 // One output row of one channel block: columns whose taps all fall inside the row go U at a time
-// with no bounds checks; the edge columns check each tap.
-template <int KW>
+// with no bounds checks; the edge columns check each tap. KW and SW are compile-time for the
+// common kernels (0: read from g), so the unrolled taps address with constants.
+template <int KW, int SW, int ACT>
 static inline void dw_blocked_row(const BlockedDwGeom& g, const float* x, const float* w, v8 bias,
-                                  int64_t kh0, int64_t kh1, int64_t ih0, float* y, int act, const float* prm) {
-  const int64_t kw_n = KW ? KW : g.KW;
+                                  int64_t kh0, int64_t kh1, int64_t ih0, float* y, const float* prm) {
+  const int64_t kw_n = KW ? KW : g.KW, sw = SW ? SW : g.SW;
   const int64_t W8 = g.W * 8;
   // Interior columns: ow * SW - PL >= 0 and ow * SW - PL + (KW - 1) * DW <= W - 1.
-  int64_t lo = (g.PL + g.SW - 1) / g.SW;
+  int64_t lo = (g.PL + sw - 1) / sw;
   const int64_t last = g.W - 1 - (kw_n - 1) * g.DW + g.PL;  // largest ow * SW allowed
-  int64_t hi = last < 0 ? 0 : last / g.SW + 1;
+  int64_t hi = last < 0 ? 0 : last / sw + 1;
   if (hi > g.OW) hi = g.OW;
   if (lo > hi) lo = hi;
   auto edge = [&](int64_t ow) {
     v8 acc = bias;
-    const int64_t iw0 = ow * g.SW - g.PL;
+    const int64_t iw0 = ow * sw - g.PL;
     for (int64_t kh = kh0; kh < kh1; ++kh) {
       const float* row = x + (ih0 + kh * g.DH) * W8;
       for (int64_t kw = 0; kw < kw_n; ++kw) {
@@ -148,52 +138,72 @@ static inline void dw_blocked_row(const BlockedDwGeom& g, const float* x, const 
         if (iw >= 0 && iw < g.W) acc += ld8(w + (kh * kw_n + kw) * 8) * ld8(row + iw * 8);
       }
     }
-    st8(y + ow * 8, act8(acc, act, prm));
+    st8(y + ow * 8, act8<ACT>(acc, prm));
   };
   for (int64_t ow = 0; ow < lo; ++ow) edge(ow);
   constexpr int U = 4;
-  const int64_t step = g.SW * 8, dstep = g.DW * 8;
+  const int64_t step = sw * 8, dstep = g.DW * 8;
   int64_t ow = lo;
   for (; ow + U <= hi; ow += U) {
     v8 acc[U];
     for (int u = 0; u < U; ++u) acc[u] = bias;
-    const int64_t base = (ow * g.SW - g.PL) * 8;
+    const float* base = x + (ow * sw - g.PL) * 8;
     for (int64_t kh = kh0; kh < kh1; ++kh) {
-      const float* row = x + (ih0 + kh * g.DH) * W8 + base;
+      const float* row = base + (ih0 + kh * g.DH) * W8;
       const float* wk = w + kh * kw_n * 8;
       for (int64_t kw = 0; kw < kw_n; ++kw) {
         const v8 wv = ld8(wk + kw * 8);
-        const float* s = row + kw * dstep;
-        for (int u = 0; u < U; ++u) acc[u] += wv * ld8(s + u * step);
+        const float* src = row + kw * dstep;
+        for (int u = 0; u < U; ++u) acc[u] += wv * ld8(src + u * step);
       }
     }
-    for (int u = 0; u < U; ++u) st8(y + (ow + u) * 8, act8(acc[u], act, prm));
+    for (int u = 0; u < U; ++u) st8(y + (ow + u) * 8, act8<ACT>(acc[u], prm));
   }
   for (; ow < hi; ++ow) {
     v8 acc = bias;
-    const int64_t base = (ow * g.SW - g.PL) * 8;
+    const float* base = x + (ow * sw - g.PL) * 8;
     for (int64_t kh = kh0; kh < kh1; ++kh) {
-      const float* row = x + (ih0 + kh * g.DH) * W8 + base;
+      const float* row = base + (ih0 + kh * g.DH) * W8;
       for (int64_t kw = 0; kw < kw_n; ++kw) acc += ld8(w + (kh * kw_n + kw) * 8) * ld8(row + kw * dstep);
     }
-    st8(y + ow * 8, act8(acc, act, prm));
+    st8(y + ow * 8, act8<ACT>(acc, prm));
   }
   for (ow = hi > lo ? hi : lo; ow < g.OW; ++ow) edge(ow);
 }
 
-// Output rows [oh0, oh1) of one channel block: x [H][W][8], y [OH][OW][8], w [KH * KW][8], bias [8].
-static void dw_blocked(const BlockedDwGeom& g, const float* x, const float* w, const float* bias, float* y,
-                       int64_t oh0, int64_t oh1, int act, const float* prm) {
+template <int KW, int SW, int ACT>
+static void dw_blocked_rows(const BlockedDwGeom& g, const float* x, const float* w, const float* bias, float* y,
+                            int64_t oh0, int64_t oh1, const float* prm) {
   const v8 b = ld8(bias);
   for (int64_t oh = oh0; oh < oh1; ++oh) {
     const int64_t ih0 = oh * g.SH - g.PT;
     int64_t kh0 = 0, kh1 = g.KH;
     while (kh0 < kh1 && ih0 + kh0 * g.DH < 0) ++kh0;
     while (kh1 > kh0 && ih0 + (kh1 - 1) * g.DH >= g.H) --kh1;
-    float* yr = y + oh * g.OW * 8;
-    if (g.KW == 3) dw_blocked_row<3>(g, x, w, b, kh0, kh1, ih0, yr, act, prm);
-    else if (g.KW == 5) dw_blocked_row<5>(g, x, w, b, kh0, kh1, ih0, yr, act, prm);
-    else dw_blocked_row<0>(g, x, w, b, kh0, kh1, ih0, yr, act, prm);
+    dw_blocked_row<KW, SW, ACT>(g, x, w, b, kh0, kh1, ih0, y + oh * g.OW * 8, prm);
+  }
+}
+
+template <int ACT>
+static void dw_blocked_act(const BlockedDwGeom& g, const float* x, const float* w, const float* bias, float* y,
+                           int64_t oh0, int64_t oh1, const float* prm) {
+  if (g.KW == 3 && g.SW == 1) return dw_blocked_rows<3, 1, ACT>(g, x, w, bias, y, oh0, oh1, prm);
+  if (g.KW == 3 && g.SW == 2) return dw_blocked_rows<3, 2, ACT>(g, x, w, bias, y, oh0, oh1, prm);
+  if (g.KW == 5 && g.SW == 1) return dw_blocked_rows<5, 1, ACT>(g, x, w, bias, y, oh0, oh1, prm);
+  if (g.KW == 5 && g.SW == 2) return dw_blocked_rows<5, 2, ACT>(g, x, w, bias, y, oh0, oh1, prm);
+  dw_blocked_rows<0, 0, ACT>(g, x, w, bias, y, oh0, oh1, prm);
+}
+
+// Output rows [oh0, oh1) of one channel block: x [H][W][8], y [OH][OW][8], w [KH * KW][8], bias [8].
+static void dw_blocked(const BlockedDwGeom& g, const float* x, const float* w, const float* bias, float* y,
+                       int64_t oh0, int64_t oh1, int act, const float* prm) {
+  switch (act) {
+    case 1: return dw_blocked_act<1>(g, x, w, bias, y, oh0, oh1, prm);
+    case 2: return dw_blocked_act<2>(g, x, w, bias, y, oh0, oh1, prm);
+    case 3: return dw_blocked_act<3>(g, x, w, bias, y, oh0, oh1, prm);
+    case 4: return dw_blocked_act<4>(g, x, w, bias, y, oh0, oh1, prm);
+    case 5: return dw_blocked_act<5>(g, x, w, bias, y, oh0, oh1, prm);
+    default: return dw_blocked_act<0>(g, x, w, bias, y, oh0, oh1, prm);
   }
 }
 
