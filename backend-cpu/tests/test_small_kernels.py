@@ -41,7 +41,8 @@ def test_matmul_one_row_batched_activation(threads):
 
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("c,m,h,w,k,stride", [(3, 32, 224, 224, 3, 2), (3, 64, 31, 29, 3, 2), (1, 9, 7, 50, 3, 1),
-                                               (2, 5, 9, 5, 5, 1), (1, 17, 20, 61, 7, 2), (1, 1, 2, 1, 3, 2)])
+                                               (2, 5, 9, 5, 5, 1), (1, 17, 20, 61, 7, 2), (1, 1, 2, 1, 3, 2),
+                                               (3, 13, 37, 45, 7, 2), (4, 9, 19, 23, 5, 1)])  # 147, 100 taps
 def test_direct(monkeypatch, isa, c, m, h, w, k, stride):
     assert run_conv(monkeypatch, "direct", c, m, h, w, k=k, stride=stride, isa=isa,
                     act=("Clip", (0.0, 6.0))) == "direct"

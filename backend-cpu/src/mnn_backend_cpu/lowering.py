@@ -201,7 +201,7 @@ def conv_candidates(ints: list[int]) -> list[str]:
         names.append("dwblock")
     if G == C == M and SW <= 2:
         names.append("dwrow")
-    if G == 1 and SW <= 2 and DW == 1 and KH * KW > 1 and C * KH * KW <= 64:
+    if G == 1 and SW <= 2 and DW == 1 and KH * KW > 1 and (C * KH * KW <= 64 or (C <= 4 and C * KH * KW <= 160)):
         names.append("direct")
     if G == 1 and (KH, KW, SH, SW, DH, DW) == (3, 3, 1, 1, 1, 1):
         names += ["winograd2", "winograd4", "winograd6"]
