@@ -5,7 +5,8 @@ __version__ = "0.1.0"
 
 
 def set_isa(cap: str) -> None:
-    """Cap the ISA of plans built from now on: "avx512", "avx2", "baseline", or "" for the best."""
+    """Cap the ISA of plans built from now on: "avx512", "avx2" (x86), "neon" (Arm), "baseline", or
+    "" for the best."""
     from .backend import set_isa as _set_isa
 
     _set_isa(cap)

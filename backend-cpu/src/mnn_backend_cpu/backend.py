@@ -37,7 +37,7 @@ def default_threads() -> int:
 
 
 def set_isa(cap: str) -> None:
-    """Cap the ISA of plans built from now on ("avx512", "avx2", "baseline"; "" = best)."""
+    """Cap the ISA of plans built from now on ("avx512", "avx2", "neon", "baseline"; "" = best)."""
     _native().set_isa_cap(cap)
 
 
