@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "conv.h"
+#include "gemm.h"
 #include "kernels/conv_kernels.h"
 
 namespace mnncpu {
@@ -184,8 +185,8 @@ class ReorderOp : public Op {
     const int64_t planar = C_ * P_, blocked = blocks(C_) * kBlock * P_;
     ctx.pool->parallel_for(N_ * chunks_, [&](int64_t task, int) {
       const int64_t n = task / chunks_, p0 = (task % chunks_) * chunk_, p1 = std::min(P_, p0 + chunk_);
-      if (to_planar_) ck_->from_blocked(x + n * blocked, C_, P_, y + n * planar, p0, p1);
-      else ck_->to_blocked(x + n * planar, C_, P_, y + n * blocked, p0, p1);
+      if (to_planar_) ck_->from_blocked(x + n * blocked + p0 * kBlock, P_ * kBlock, C_, p1 - p0, y + n * planar + p0, P_);
+      else ck_->to_blocked(x + n * planar + p0, P_, C_, p1 - p0, y + n * blocked + p0 * kBlock, P_ * kBlock);
     });
   }
 
@@ -301,6 +302,60 @@ class GapBlockedOp : public Op {
   bool max_;
 };
 
+// A 1x1 conv between planar tensors through the blocked kernel: per chunk of pixels the input is
+// transposed into channel blocks in scratch (8 x 8 register transposes), the blocked 1x1 tile runs
+// on it, and the result is transposed back. The transposes stand in for the GEMM's B packing, and
+// the tile keeps all 16 output channels of a pair busy where MR = 6 rows would leave 2 of 18 idle
+// (M = 16, 32: squeezenet's squeezes). ints: N K M P act has_bias; weights as pw_blocked.
+class PwPlanarOp : public Op {
+ public:
+  PwPlanarOp(const std::vector<int64_t>& v, const std::vector<float>& f, const std::vector<Weight>& w,
+             const KernelTable* k, int threads)
+      : ck_(conv_kernels_of(k)) {
+    require(v.size() == 6, "pw_planar: expected 6 ints");
+    N_ = v[0], K_ = v[1], M_ = v[2], P_ = v[3], act_ = static_cast<int>(v[4]);
+    require(N_ > 0 && K_ > 0 && M_ > 0 && P_ > 0, "pw_planar: empty geometry");
+    require(act_ >= 0 && act_ <= 5, "pw_planar: activation code must be 0-5");
+    require(!w.empty() && w[0].numel() == M_ * K_, "pw_planar: weight size");
+    require(!v[5] || (w.size() > 1 && w[1].numel() == M_), "pw_planar: bias size");
+    for (size_t i = 0; i < f.size() && i < 2; ++i) params_[i] = f[i];
+    weights_ = pack_pointwise(w[0], M_, K_);
+    bias_ = pack_bias(v[5] ? &w[1] : nullptr, M_);
+    // Chunks of pixels whose blocked input stays in L1 (~24 KiB), a multiple of 24 (8 for the
+    // transposes, 6 for the tile), a few per thread.
+    const int64_t Kp = blocks(K_) * kBlock;
+    chunk_ = std::max<int64_t>(24, (6144 / Kp) / 24 * 24);
+    if (threads > 1) chunk_ = std::min(chunk_, std::max<int64_t>(24, round_up(ceil_div(P_ * N_, 4 * threads), 24)));
+    chunk_ = std::min(chunk_, P_);
+    chunks_ = ceil_div(P_, chunk_);
+  }
+
+  const char* note() const override { return "planar 1x1 via blocks"; }
+  int64_t scratch_bytes() const override { return (blocks(K_) + blocks(M_)) * kBlock * chunk_ * 4 + 256; }
+
+  void run(const RunCtx& ctx) override {
+    const float* x = ctx.at(in[0]);
+    float* y = ctx.at(out[0]);
+    const int64_t Kb = blocks(K_), Mb = blocks(M_);
+    ctx.pool->parallel_for(N_ * chunks_, [&](int64_t task, int tid) {
+      const int64_t n = task / chunks_, p0 = (task % chunks_) * chunk_, cnt = std::min(chunk_, P_ - p0);
+      float* xb = ctx.thread_scratch(tid);
+      float* yb = xb + Kb * kBlock * chunk_;
+      ck_->to_blocked(x + n * K_ * P_ + p0, P_, K_, cnt, xb, cnt * kBlock);
+      ck_->pw_blocked(xb, cnt * kBlock, Kb, weights_.get(), bias_.get(), yb, cnt * kBlock, nullptr, 0, cnt, 0, Mb,
+                      act_, params_);
+      ck_->from_blocked(yb, cnt * kBlock, M_, cnt, y + n * M_ * P_ + p0, P_);
+    });
+  }
+
+ private:
+  const ConvKernels* ck_;
+  int64_t N_, K_, M_, P_, chunk_ = 1, chunks_ = 1;
+  int act_;
+  float params_[2] = {0.f, 0.f};
+  AlignedPtr<float> weights_, bias_;
+};
+
 }  // namespace
 
 std::unique_ptr<Op> make_blocked_op(const std::string& kind, const std::vector<int64_t>& ints,
@@ -309,6 +364,7 @@ std::unique_ptr<Op> make_blocked_op(const std::string& kind, const std::vector<i
   if (kind == "pw_blocked") return std::unique_ptr<Op>(new PwBlockedOp(ints, floats, weights, k, threads));
   if (kind == "dw_blocked") return std::unique_ptr<Op>(new DwBlockedOp(ints, floats, weights, k, threads));
   if (kind == "reorder") return std::unique_ptr<Op>(new ReorderOp(ints, k, threads));
+  if (kind == "pw_planar") return std::unique_ptr<Op>(new PwPlanarOp(ints, floats, weights, k, threads));
   if (kind == "chan_binary") return std::unique_ptr<Op>(new ChanBinaryOp(ints, threads));
   if (kind == "gap_blocked") return std::unique_ptr<Op>(new GapBlockedOp(ints, threads));
   return nullptr;

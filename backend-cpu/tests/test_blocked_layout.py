@@ -462,3 +462,29 @@ def test_threads(monkeypatch, isa):
         assert "chan_binary" in run_case(monkeypatch, graph, feeds, isa, threads=2)
     graph, feeds = operand_graph(2, 13, 6, 5)
     run_case(monkeypatch, graph, feeds, isa, threads=2)
+
+
+# Planar 1x1 convs through the blocked tile (pw_planar): the input transposed into channel blocks
+# per chunk of pixels, the result transposed back. Channel counts off the block size, pixel counts
+# off the 8-wide transposes and the 6-pixel tiles, batches, threads, every activation it fuses.
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("n,c,m,h,w,act,threads", [
+    (1, 128, 16, 55, 55, "Relu", 1), (1, 13, 5, 7, 9, "", 1), (2, 20, 11, 5, 5, "Clip", 2),
+    (1, 64, 24, 1, 1, "HardSwish", 1), (1, 9, 40, 3, 17, "LeakyRelu", 2), (2, 33, 8, 6, 4, "HardSigmoid", 1),
+    (1, 200, 96, 14, 14, "", 2)])
+def test_planar_pointwise_through_blocks(monkeypatch, isa, n, c, m, h, w, act, threads):
+    monkeypatch.setenv("MNN_CPU_CONV_ALGO", "pwplanar")
+    b = Builder(7)
+    b.conv("x", "y", c, m, act=ACTS[act])
+    x = rand((n, c, h, w), 11)
+    kinds = run_case(monkeypatch, b.graph({"x": x}, ["y"]), {"x": x}, isa, threads, layout="planar")
+    assert kinds == ["pw_planar"], kinds
+
+
+def test_planar_pointwise_is_the_default_for_projections(monkeypatch):
+    b = Builder(3)
+    b.conv("x", "s", 64, 16, act=ACTS["Relu"])  # squeeze: K >= M, 15 x 15 positions
+    b.conv("s", "y", 16, 64, act=ACTS["Relu"])  # expansion: stays a GEMM
+    x = rand((1, 64, 15, 15), 5)
+    kinds = run_case(monkeypatch, b.graph({"x": x}, ["y"]), {"x": x}, layout="auto")
+    assert kinds == ["pw_planar", "conv"], kinds

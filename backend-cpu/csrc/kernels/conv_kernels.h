@@ -132,9 +132,10 @@ struct ConvKernels {
   // Blocked depthwise conv, output rows [oh0, oh1) of one channel block; w: [KH * KW][8], bias: [8].
   void (*dw_blocked)(const BlockedDwGeom& g, const float* x, const float* w, const float* bias, float* y,
                      int64_t oh0, int64_t oh1, int act, const float* params);
-  // Planar [C][P] <-> blocked [ceil(C / 8)][P][8], pixels [p0, p1) (to_blocked zeroes pad lanes).
-  void (*to_blocked)(const float* x, int64_t C, int64_t P, float* y, int64_t p0, int64_t p1);
-  void (*from_blocked)(const float* x, int64_t C, int64_t P, float* y, int64_t p0, int64_t p1);
+  // n pixels of C planar channels (x: channels xs floats apart) into channel blocks (y: blocks ys
+  // floats apart; pad lanes written as 0), and back (from_blocked: x blocks, y channels).
+  void (*to_blocked)(const float* x, int64_t xs, int64_t C, int64_t n, float* y, int64_t ys);
+  void (*from_blocked)(const float* x, int64_t xs, int64_t C, int64_t n, float* y, int64_t ys);
 };
 
 inline int64_t dw_rows_scratch_floats(const DwRowGeom& g, int64_t rows) {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from math import prod
+from dataclasses import replace
 from typing import Optional, Sequence
 
 import numpy as np
@@ -149,7 +150,7 @@ def to_blocked_layout(lops: list[LOp], env: Env, outputs: Sequence[str]) -> tupl
     """Rewrite chosen chains to blocked ops; returns the ops and an Env knowing the new tensors."""
     mode = _mode()
     if mode == "planar":
-        return lops, env
+        return [_planar_pointwise(lop) for lop in lops], env
     layout = _Layout(lops, env, outputs)
     candidates = {i: roles for i in range(len(lops)) if (roles := layout.operands(i)) is not None}
     chosen: set[int] = set()
@@ -161,9 +162,21 @@ def to_blocked_layout(lops: list[LOp], env: Env, outputs: Sequence[str]) -> tupl
         if mode == "auto" and ("dw" not in kinds or convs < 2 or layout.edges(chain, candidates) * 2 > convs):
             continue
         chosen.update(chain)
-    if not chosen:
-        return lops, env
-    return _rewrite(lops, env, outputs, candidates, chosen)
+    if chosen:
+        lops, env = _rewrite(lops, env, outputs, candidates, chosen)
+    return [_planar_pointwise(lop) for lop in lops], env
+
+
+def _planar_pointwise(lop: LOp) -> LOp:
+    """A planar 1x1 conv that reduces channels (K >= M: projections, squeezes) on a map of >= 24
+    positions runs through the blocked tile (`pw_planar`, input and output transposed per chunk of
+    pixels): 10-20% faster than the GEMM on squeezenet's and mobilenet's shapes (AVX2, 1 thread).
+    The GEMM stays a variant the tuner measures."""
+    alt = lop.variants.get("pwplanar") if lop.kind == "conv" else None
+    if alt is None:
+        return lop
+    N, K, M, P = alt.ints[:4]
+    return replace(alt, variants=lop.variants) if K >= M and P >= 24 else lop
 
 
 def _residual_add(i, lops, candidates, chosen, consumers, outputs, blocked) -> Optional[tuple[int, str]]:

@@ -175,14 +175,24 @@ def lower_conv(node: Node, env: Env) -> list[LOp]:
             dilations[0], dilations[1], begins[0], begins[1], group, act, int(bias is not None)]
     weights = [weight.reshape(M, -1)] + ([bias.reshape(-1)] if bias is not None else [])
     forced = os.environ.get("MNN_CPU_CONV_ALGO", "auto")
-    if forced not in CONV_ALGOS:
-        raise Unsupported(f"MNN_CPU_CONV_ALGO={forced!r} is not one of {', '.join(CONV_ALGOS)}")
-    lop = LOp("conv", [x], [node.outputs[0]], ints + [CONV_ALGOS[forced]], params, weights, node,
-              cost=2.0 * N * M * out[0] * out[1] * (C // group) * kernel[0] * kernel[1])
-    if forced == "auto":  # the tuner may measure every algorithm this geometry allows
-        for name in conv_candidates(ints):
-            lop.variants[name] = replace(lop, ints=ints + [CONV_ALGOS[name]], variants={})
-    return [lop]
+    if forced not in CONV_ALGOS and forced != "pwplanar":
+        raise Unsupported(f"MNN_CPU_CONV_ALGO={forced!r} is not one of {', '.join(CONV_ALGOS)}, pwplanar")
+    cost = 2.0 * N * M * out[0] * out[1] * (C // group) * kernel[0] * kernel[1]
+    lop = LOp("conv", [x], [node.outputs[0]], ints + [CONV_ALGOS.get(forced, 0)], params, weights, node, cost=cost)
+    # A planar 1x1 conv may also run through the channel-blocked tile (csrc/blocked.cpp PwPlanarOp).
+    planar_pw = None
+    if (kernel == (1, 1) and group == 1 and act <= 5 and (strides[0], strides[1], begins[0], begins[1]) == (1, 1, 0, 0)
+            and tuple(out) == (H, W)):
+        planar_pw = LOp("pw_planar", [x], [node.outputs[0]], [N, C, M, H * W, act, int(bias is not None)],
+                        params, weights, node, cost=cost)
+    if forced == "pwplanar":
+        return [planar_pw or lop]
+    if forced != "auto":
+        return [lop]
+    variants = {name: replace(lop, ints=ints + [CONV_ALGOS[name]]) for name in conv_candidates(ints)}
+    if planar_pw is not None:
+        variants["pwplanar"] = planar_pw
+    return [replace(lop, variants=variants)]  # blocked.py may make pwplanar the default
 
 
 # Conv algorithms (csrc/conv.h ConvAlgo); "auto" lets the op pick by its cost model. A choice the

@@ -208,28 +208,63 @@ static void dw_blocked(const BlockedDwGeom& g, const float* x, const float* w, c
 }
 
 // ---- layout changes ---------------------------------------------------------------------------------
-// Planar [C][P] <-> blocked [ceil(C/8)][P][8] for pixels [p0, p1); pad lanes are written as 0.
-static void to_blocked(const float* x, int64_t C, int64_t P, float* y, int64_t p0, int64_t p1) {
-  for (int64_t cb = 0; cb * 8 < C; ++cb) {
-    const int64_t nc = C - cb * 8 < 8 ? C - cb * 8 : 8;
-    const float* xs = x + cb * 8 * P;
-    float* yb = y + cb * P * 8;
-    if (nc == 8) {
-      for (int64_t p = p0; p < p1; ++p)
-        for (int l = 0; l < 8; ++l) yb[p * 8 + l] = xs[l * P + p];
-    } else {
-      for (int64_t p = p0; p < p1; ++p)
-        for (int l = 0; l < 8; ++l) yb[p * 8 + l] = l < nc ? xs[l * P + p] : 0.f;
-    }
+typedef int32_t i8v __attribute__((vector_size(32)));
+
+// r[i][j] -> r[j][i] for an 8 x 8 block: pairs, then quads, then halves.
+static inline void transpose8(v8* r) {
+  const i8v lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
+  const i8v q0 = {0, 1, 8, 9, 4, 5, 12, 13}, q1 = {2, 3, 10, 11, 6, 7, 14, 15};
+  const i8v h0 = {0, 1, 2, 3, 8, 9, 10, 11}, h1 = {4, 5, 6, 7, 12, 13, 14, 15};
+  v8 a[8], b[8];
+  for (int i = 0; i < 8; i += 2) {
+    a[i] = __builtin_shuffle(r[i], r[i + 1], lo);
+    a[i + 1] = __builtin_shuffle(r[i], r[i + 1], hi);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    b[i] = __builtin_shuffle(a[i], a[i + 2], q0);
+    b[i + 1] = __builtin_shuffle(a[i], a[i + 2], q1);
+    b[i + 2] = __builtin_shuffle(a[i + 1], a[i + 3], q0);
+    b[i + 3] = __builtin_shuffle(a[i + 1], a[i + 3], q1);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = __builtin_shuffle(b[i], b[i + 4], h0);
+    r[i + 4] = __builtin_shuffle(b[i], b[i + 4], h1);
   }
 }
 
-static void from_blocked(const float* x, int64_t C, int64_t P, float* y, int64_t p0, int64_t p1) {
+// n pixels of C planar channels (x: pixel 0 of channel 0, channels xs floats apart) into blocks
+// (y: pixel 0 of block 0, blocks ys floats apart); pad lanes are written as 0.
+static void to_blocked(const float* x, int64_t xs, int64_t C, int64_t n, float* y, int64_t ys) {
   for (int64_t cb = 0; cb * 8 < C; ++cb) {
     const int64_t nc = C - cb * 8 < 8 ? C - cb * 8 : 8;
-    const float* xb = x + cb * P * 8;
-    float* ys = y + cb * 8 * P;
-    for (int64_t l = 0; l < nc; ++l)
-      for (int64_t p = p0; p < p1; ++p) ys[l * P + p] = xb[p * 8 + l];
+    const float* xc = x + cb * 8 * xs;
+    float* yb = y + cb * ys;
+    int64_t p = 0;
+    for (; p + 8 <= n; p += 8) {
+      v8 r[8];
+      for (int l = 0; l < 8; ++l) r[l] = l < nc ? ld8(xc + l * xs + p) : v8{};
+      transpose8(r);
+      for (int u = 0; u < 8; ++u) st8(yb + (p + u) * 8, r[u]);
+    }
+    for (; p < n; ++p)
+      for (int l = 0; l < 8; ++l) yb[p * 8 + l] = l < nc ? xc[l * xs + p] : 0.f;
+  }
+}
+
+// The inverse: n pixels of blocks (x, xs floats apart) into C planar channels (y, ys floats apart).
+static void from_blocked(const float* x, int64_t xs, int64_t C, int64_t n, float* y, int64_t ys) {
+  for (int64_t cb = 0; cb * 8 < C; ++cb) {
+    const int64_t nc = C - cb * 8 < 8 ? C - cb * 8 : 8;
+    const float* xb = x + cb * xs;
+    float* yc = y + cb * 8 * ys;
+    int64_t p = 0;
+    for (; p + 8 <= n; p += 8) {
+      v8 r[8];
+      for (int u = 0; u < 8; ++u) r[u] = ld8(xb + (p + u) * 8);
+      transpose8(r);
+      for (int l = 0; l < nc; ++l) st8(yc + l * ys + p, r[l]);
+    }
+    for (; p < n; ++p)
+      for (int l = 0; l < nc; ++l) yc[l * ys + p] = xb[p * 8 + l];
   }
 }
