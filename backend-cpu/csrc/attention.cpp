@@ -54,15 +54,16 @@ class AttentionOp : public Op {
       float* pa = vp + round_up(v_floats(), 16);
       float* s = pa + round_up(a_floats(), 16);
       // K^T as the B operand: element (d, j) = K[j][d]; V as B: element (j, e) = V[j][e].
-      pack_b(kx + kvh * Lkv_ * D_, 1, D_, D_, Lkv_, nr_, kt);
+      k->pack_bt_rows(kx + kvh * Lkv_ * D_, D_, Lkv_, D_, kt);
       pack_b(vx + kvh * Lkv_ * Dv_, Dv_, 1, Lkv_, Dv_, nr_, vp);
       const int64_t r_end = std::min(Lq_, (c + 1) * chunk_rows_);
       for (int64_t r0 = c * chunk_rows_; r0 < r_end; r0 += block_) {
         const int64_t mb = std::min(block_, r_end - r0);
-        pack_a(q + (bh * Lq_ + r0) * D_, D_, 1, mb, D_, mr_, pa);
+        pack_a_for(k, q + (bh * Lq_ + r0) * D_, D_, 1, mb, D_, pa);
+        for (int64_t i = 0, n = round_up(mb, mr_) * D_; i < n; ++i) pa[i] *= scale_;  // Q*scale, not S
         gemm_packed(k, mb, Lkv_, D_, pa, kt, s, Lkv_);
         for (int64_t i = 0; i < mb; ++i) softmax_row(k, s + i * Lkv_, b, h, r0 + i, mask);
-        pack_a(s, Lkv_, 1, mb, Lkv_, mr_, pa);
+        pack_a_for(k, s, Lkv_, 1, mb, Lkv_, pa);
         gemm_packed(k, mb, Dv_, Lkv_, pa, vp, y + (bh * Lq_ + r0) * Dv_, Dv_);
       }
     });
@@ -75,9 +76,7 @@ class AttentionOp : public Op {
 
   // Scores of query row `i` in place -> probabilities. A row with every key masked gives zeros.
   void softmax_row(const KernelTable* k, float* row, int64_t b, int64_t h, int64_t i, const void* mask) const {
-    const int64_t n = Lkv_;
-    const float sc = scale_;
-    for (int64_t j = 0; j < n; ++j) row[j] *= sc;
+    const int64_t n = Lkv_;  // the scale is already in: Q's panels carry it
     const int64_t moff = b * msb_ + h * msh_ + i * msq_;
     if (mask_kind_ == 1) {
       const float* m = static_cast<const float*>(mask) + moff;

@@ -115,8 +115,8 @@ class MatMulOp : public Op {
       ctx.pool->parallel_for(batch_ * groups, [&](int64_t task, int) {
         const int64_t bi = task / groups, p0 = (task % groups) * per;
         const int64_t m0 = p0 * MR, mc = std::min(per * MR, M_ - m0);
-        pack_a(a + offsets_[2 * bi] + m0 * a_rs_, a_rs_, a_cs_, mc, K_, MR,
-               shared + bi * a_stride() + m0 * K_);
+        pack_a_for(ctx.k, a + offsets_[2 * bi] + m0 * a_rs_, a_rs_, a_cs_, mc, K_,
+                   shared + bi * a_stride() + m0 * K_);
       });
     }
     const int64_t tasks = batch_ * t.ntiles * t.mchunks;
@@ -131,7 +131,7 @@ class MatMulOp : public Op {
       if (shared_a_) {
         pa = shared + bi * a_stride() + m0 * K_;
       } else {
-        pack_a(a + offsets_[2 * bi] + m0 * a_rs_, a_rs_, a_cs_, mc, K_, MR, scratch);
+        pack_a_for(ctx.k, a + offsets_[2 * bi] + m0 * a_rs_, a_rs_, a_cs_, mc, K_, scratch);
         pa = scratch;
         scratch += round_up(t.mc * K_, 16);
       }

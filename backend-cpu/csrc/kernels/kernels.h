@@ -35,6 +35,10 @@ struct KernelTable {
   // y = (x - mean) / sqrt(var + eps) * scale + bias over n contiguous floats.
   void (*layernorm)(const float* x, float* y, int64_t n, const float* scale, const float* bias,
                     float eps);
+  // pack_a (gemm.h) of row-major A (unit column stride) into this table's MR-row panels.
+  void (*pack_a_rows)(const float* a, int64_t rs, int64_t mc, int64_t K, float* dst);
+  // pack_b into NR-column panels of B given as B^T, row-major (row j of bt is column j of B).
+  void (*pack_bt_rows)(const float* bt, int64_t rs, int64_t nc, int64_t K, float* dst);
 };
 
 // Scratch pool2d needs: column counts, max pooling's ring of row maxima, a padded row, ring tags.

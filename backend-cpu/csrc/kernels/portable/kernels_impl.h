@@ -408,8 +408,42 @@ static void micro_generic(int64_t kc, const float* a, const float* b, float* c, 
 void MNN_MICRO(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool acc);
 #endif
 
+#include "kernels/portable/v8.h"
+
+// Rows [0, mc) of a row-major matrix (row stride rs) into W-row panels dst[p][k][W], zero-padded:
+// pack_a's panels for W = MR (activations packed per run), and pack_b's for W = NR when B is given
+// transposed (attention's K^T). 8 columns of 8 rows at a time through an 8 x 8 register
+// transpose; the scalar loops of gemm.cpp took ~2 cycles per element.
+template <int W>
+static void pack_rows_t(const float* a, int64_t rs, int64_t mc, int64_t K, float* dst) {
+  for (int64_t p = 0; p < mc; p += W, dst += K * W) {
+    const int64_t rows = mc - p < W ? mc - p : W;
+    const float* src = a + p * rs;
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8)
+      for (int g = 0; g < W; g += 8) {
+        const int n = W - g < 8 ? W - g : 8;
+        v8 r[8];
+        for (int i = 0; i < 8; ++i) r[i] = i < n && g + i < rows ? ld8(src + (g + i) * rs + k) : v8{};
+        transpose8(r);
+        for (int u = 0; u < 8; ++u) __builtin_memcpy(dst + (k + u) * W + g, &r[u], n * sizeof(float));
+      }
+    for (; k < K; ++k)
+      for (int i = 0; i < W; ++i) dst[k * W + i] = i < rows ? src[i * rs + k] : 0.f;
+  }
+}
+
+static void pack_a_rows(const float* a, int64_t rs, int64_t mc, int64_t K, float* dst) {
+  pack_rows_t<MNN_MR>(a, rs, mc, K, dst);
+}
+
+static void pack_bt_rows(const float* bt, int64_t rs, int64_t nc, int64_t K, float* dst) {
+  pack_rows_t<MNN_NR>(bt, rs, nc, K, dst);
+}
+
 static const KernelTable kTable = {MNN_ISA_NAME, MNN_MR, MNN_NR, MNN_MICRO, unary, bias_act, binary,
-                                   depthwise, pool2d, softmax, layernorm};
+                                   depthwise, pool2d, softmax, layernorm, pack_a_rows,
+                                   pack_bt_rows};
 
 }  // namespace MNN_KNS
 }  // namespace mnncpu
