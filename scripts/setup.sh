@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a checkout: system packages the GPU backends run on (PoCL for OpenCL, Mesa's lavapipe for
-# Vulkan, glslang and spirv-cross for shader builds) when run as root with apt, then .venv with every
+# Vulkan, glslang and spirv-cross for shader builds) and the aarch64 cross compiler with qemu-user
+# (the CPU backend's NEON kernels are checked under emulation) when run as root with apt, then .venv with every
 # mnn distribution installed from this checkout (non-editable, as users get them) and the test tools.
 # Usage: scripts/setup.sh [VENV_DIR]
 set -euo pipefail
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 venv="${1:-.venv}"
 
 SYSTEM_PACKAGES=(pocl-opencl-icd ocl-icd-opencl-dev opencl-headers mesa-vulkan-drivers libvulkan-dev
-                 glslang-tools spirv-cross)
+                 glslang-tools spirv-cross g++-aarch64-linux-gnu qemu-user)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   for pkg in "${SYSTEM_PACKAGES[@]}"; do
