@@ -87,8 +87,15 @@ class AttentionOp : public Op {
     }
     if (causal_)
       for (int64_t j = i + 1; j < n; ++j) row[j] = -INFINITY;
+    // 16 partial maxima: a single running max is a serial compare chain that does not vectorise.
+    float part[16];
+    for (int l = 0; l < 16; ++l) part[l] = -INFINITY;
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16)
+      for (int l = 0; l < 16; ++l) part[l] = row[j + l] > part[l] ? row[j + l] : part[l];
     float top = -INFINITY;
-    for (int64_t j = 0; j < n; ++j) top = row[j] > top ? row[j] : top;
+    for (; j < n; ++j) top = row[j] > top ? row[j] : top;
+    for (int l = 0; l < 16; ++l) top = part[l] > top ? part[l] : top;
     if (top == -INFINITY) {
       for (int64_t j = 0; j < n; ++j) row[j] = 0.f;
       return;

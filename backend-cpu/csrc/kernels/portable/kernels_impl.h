@@ -352,23 +352,62 @@ static inline float sum_of(int64_t n, F&& f) {
   return s;
 }
 
+#include "kernels/portable/v8.h"
+
+// Two 8-wide running maxima in explicit vectors: the scalar-select form did not vectorise (0.36 ns
+// per element on AVX2, 5x the sum).
 static inline float max_of(const float* x, int64_t n) {
-  float acc[16];
-  for (int l = 0; l < 16; ++l) acc[l] = x[0];
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int l = 0; l < 16; ++l) acc[l] = acc[l] > x[i + l] ? acc[l] : x[i + l];
   float m = x[0];
+  int64_t i = 0;
+  if (n >= 16) {
+    v8 a = ld8(x), b = ld8(x + 8);
+    for (i = 16; i + 16 <= n; i += 16) {
+      const v8 u = ld8(x + i), w = ld8(x + i + 8);
+      a = a > u ? a : u;
+      b = b > w ? b : w;
+    }
+    a = a > b ? a : b;
+    for (int l = 0; l < 8; ++l) m = m > a[l] ? m : a[l];
+  }
   for (; i < n; ++i) m = m > x[i] ? m : x[i];
-  for (int l = 0; l < 16; ++l) m = m > acc[l] ? m : acc[l];
   return m;
+}
+
+// vexp (math.h) on 8 lanes for x <= 0 (softmax's shifted inputs): no overflow branch, and the sum
+// the caller needs is taken in the same pass.
+static inline v8 vexp8_nonpositive(v8 x) {
+  x = x < -87.33654f ? bc8(-87.33654f) : x;
+  const v8 t = x * 1.44269504088896341f + 12582912.f;
+  i8v ti;
+  __builtin_memcpy(&ti, &t, sizeof ti);
+  const v8 fn = t - 12582912.f;
+  const v8 r = x - fn * 0.693359375f - fn * -2.12194440e-4f;
+  v8 p = bc8(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const i8v e = (ti - 0x4B400000 + 127) << 23;
+  v8 scale;
+  __builtin_memcpy(&scale, &e, sizeof scale);
+  return (p * r * r + r + 1.f) * scale;
 }
 
 static void softmax(const float* x, float* y, int64_t n) {
   const float m = max_of(x, n);
-  for (int64_t i = 0; i < n; ++i) y[i] = vexp(x[i] - m);
-  const float inv = 1.f / sum_of(n, [y](int64_t i) { return y[i]; });
-  for (int64_t i = 0; i < n; ++i) y[i] *= inv;
+  v8 acc = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const v8 e = vexp8_nonpositive(ld8(x + i) - m);
+    st8(y + i, e);
+    acc += e;
+  }
+  float sum = 0.f;
+  for (; i < n; ++i) sum += (y[i] = vexp(x[i] - m));
+  for (int l = 0; l < 8; ++l) sum += acc[l];
+  const float inv = 1.f / sum;
+  for (i = 0; i < n; ++i) y[i] *= inv;
 }
 
 static void layernorm(const float* x, float* y, int64_t n, const float* scale, const float* bias,
@@ -408,7 +447,6 @@ static void micro_generic(int64_t kc, const float* a, const float* b, float* c, 
 void MNN_MICRO(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool acc);
 #endif
 
-#include "kernels/portable/v8.h"
 
 // Rows [0, mc) of a row-major matrix (row stride rs) into W-row panels dst[p][k][W], zero-padded:
 // pack_a's panels for W = MR (activations packed per run), and pack_b's for W = NR when B is given
