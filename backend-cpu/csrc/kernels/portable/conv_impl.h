@@ -762,7 +762,9 @@ static void direct_row_t(const DirectGeom& g, const float* rows, const float* w,
         }
       }
       const int64_t cnt = g.OW - ow < kDirectGroup ? g.OW - ow : kDirectGroup;
-      for (int64_t i = 0; i < mcount; ++i) {
+      // Compile-time row indices: a runtime index into acc would keep it in memory, not registers.
+      for (int i = 0; i < 4; ++i) {
+        if (i >= mcount) break;
         float* yi = y + (m0 + i) * ystride + ow;
         if (cnt == kDirectGroup) {
           for (int v = 0; v < 3; ++v) vstore(yi + v * kVec, activate_vec<ACT>(acc[i][v], p));
