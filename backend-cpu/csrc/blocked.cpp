@@ -70,18 +70,22 @@ class PwBlockedOp : public Op {
     weights_ = pack_pointwise(w[0], M_, K_);
     bias_ = pack_bias(v[5] ? &w[1] : nullptr, M_);
     // Tasks: pixel chunks whose input (K x chunk floats) stays in L1-L2 while every output block
-    // runs over it; output blocks are split too when there are fewer chunks than threads.
+    // runs over it (the whole map when its input fits L2, so weights are read once). With several
+    // threads, at least 4 tasks per thread for the pool's guided split to even out: smaller chunks
+    // first, then runs of output block pairs (7x7 maps: 49 pixels, one chunk).
     const int64_t Kp = blocks(K_) * kBlock, Mb = blocks(M_);
-    chunk_ = std::max<int64_t>(24, (16384 / Kp) / 12 * 12);
-    if (P_ * Kp <= 65536) chunk_ = P_;  // the whole input fits L2: one chunk, blocks split below
+    chunk_ = P_ * Kp <= 65536 ? P_ : std::max<int64_t>(24, (16384 / Kp) / 12 * 12);
     chunk_ = std::min(chunk_, P_);
-    chunks_ = ceil_div(P_, chunk_);
-    if (threads > 1 && N_ * chunks_ < 2 * threads) {
-      const int64_t want = ceil_div(2 * threads, N_ * chunks_);
-      obsplit_ = std::min<int64_t>(std::max<int64_t>(1, Mb / 2), want);
+    int64_t obsplit = 1;
+    if (threads > 1) {
+      const int64_t want = 4 * threads;
+      if (N_ * ceil_div(P_, chunk_) < want)
+        chunk_ = std::min(chunk_, std::max<int64_t>(12, round_up(ceil_div(P_ * N_, want), 6)));
+      const int64_t tasks = N_ * ceil_div(P_, chunk_);
+      if (tasks < want) obsplit = std::min(ceil_div(Mb, 2), ceil_div(want, tasks));
     }
-    obper_ = ceil_div(Mb, obsplit_);
-    obper_ += obper_ % 2 && obper_ < Mb;  // keep register pairs whole
+    chunks_ = ceil_div(P_, chunk_);
+    obper_ = std::min(Mb, round_up(ceil_div(Mb, obsplit), 2));  // whole register pairs
     obsplit_ = ceil_div(Mb, obper_);
   }
 
