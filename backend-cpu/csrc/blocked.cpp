@@ -5,6 +5,7 @@
 // need shifted or strided loads (and small maps waste most of each vector). 1x1 convs read the
 // blocked input in place: its pixels are already the rows of the GEMM, so nothing is packed.
 #include <algorithm>
+#include <vector>
 #include <stdexcept>
 
 #include "common.h"
@@ -360,6 +361,61 @@ class PwPlanarOp : public Op {
   AlignedPtr<float> weights_, bias_;
 };
 
+// A network stem (few input channels, direct_ok in conv.cpp) writing channel blocks, so a blocked
+// chain can start at the image with no reorder. ints: the conv op's (N C H W M OH OW KH KW SH SW DH
+// DW PT PL G act has_bias [algo]); weights: W (M x C*KH*KW), bias (M).
+class StemBlockedOp : public Op {
+ public:
+  StemBlockedOp(const std::vector<int64_t>& v, const std::vector<float>& f, const std::vector<Weight>& w,
+                const KernelTable* k, int threads)
+      : ck_(conv_kernels_of(k)) {
+    require(v.size() >= 18, "stem_blocked: expected the conv op's ints");
+    N_ = v[0], C_ = v[1], H_ = v[2], W_ = v[3], M_ = v[4], OH_ = v[5], OW_ = v[6];
+    const int64_t KH = v[7], KW = v[8], SH = v[9], SW = v[10], DH = v[11], DW = v[12], PT = v[13], PL = v[14];
+    act_ = static_cast<int>(v[16]);
+    require(v[15] == 1 && DW == 1 && (SW == 1 || SW == 2) && SH > 0 && DH > 0 && KH > 0 && KW > 0,
+            "stem_blocked: one group, column stride 1 or 2, no column dilation");
+    require(act_ >= 0 && act_ <= 5, "stem_blocked: activation code must be 0-5");
+    taps_ = C_ * KH * KW;
+    require(w[0].numel() == M_ * taps_ && (!v[17] || (w.size() > 1 && w[1].numel() == M_)), "stem_blocked: weight sizes");
+    for (size_t i = 0; i < f.size() && i < 2; ++i) params_[i] = f[i];
+    weights_ = pack_depthwise(w[0], M_, taps_);  // [Mb][taps][8]: the same packing
+    bias_ = pack_bias(v[17] ? &w[1] : nullptr, M_);
+    Wq_ = round_up(OW_, 24) + (KW - 1) / SW + 1;
+    for (int64_t c = 0; c < C_; ++c)
+      for (int64_t kh = 0; kh < KH; ++kh)
+        for (int64_t kw = 0; kw < KW; ++kw) offs_.push_back(((c * KH + kh) * SW + kw % SW) * Wq_ + kw / SW);
+    geom_ = {C_, H_, W_, KH, SH, SW, DH, PT, PL, OW_, Wq_, static_cast<int>(taps_), offs_.data()};
+    rows_ = threads > 1 ? std::max<int64_t>(1, ceil_div(OH_ * N_, 4 * threads)) : OH_;
+    bands_ = ceil_div(OH_, rows_);
+    scratch_floats_ = (C_ * KH + 1) * SW * Wq_ + 64;
+  }
+
+  const char* note() const override { return "blocked direct"; }
+  int64_t scratch_bytes() const override { return scratch_floats_ * 4 + 256; }
+
+  void run(const RunCtx& ctx) override {
+    const float* x = ctx.at(in[0]);
+    float* y = ctx.at(out[0]);
+    const int64_t Mb = blocks(M_), oplane = OH_ * OW_ * kBlock;
+    ctx.pool->parallel_for(N_ * bands_, [&](int64_t task, int tid) {
+      const int64_t n = task / bands_, oh0 = (task % bands_) * rows_, oh1 = std::min(OH_, oh0 + rows_);
+      for (int64_t oh = oh0; oh < oh1; ++oh)
+        ck_->stem_blocked(geom_, x + n * C_ * H_ * W_, oh, weights_.get(), bias_.get(), Mb, act_, params_,
+                          ctx.thread_scratch(tid), y + n * Mb * oplane + oh * OW_ * kBlock, oplane);
+    });
+  }
+
+ private:
+  const ConvKernels* ck_;
+  int64_t N_, C_, H_, W_, M_, OH_, OW_, taps_ = 0, Wq_ = 0, rows_ = 1, bands_ = 1, scratch_floats_ = 0;
+  int act_;
+  float params_[2] = {0.f, 0.f};
+  std::vector<int64_t> offs_;
+  DirectGeom geom_;
+  AlignedPtr<float> weights_, bias_;
+};
+
 }  // namespace
 
 std::unique_ptr<Op> make_blocked_op(const std::string& kind, const std::vector<int64_t>& ints,
@@ -369,6 +425,7 @@ std::unique_ptr<Op> make_blocked_op(const std::string& kind, const std::vector<i
   if (kind == "dw_blocked") return std::unique_ptr<Op>(new DwBlockedOp(ints, floats, weights, k, threads));
   if (kind == "reorder") return std::unique_ptr<Op>(new ReorderOp(ints, k, threads));
   if (kind == "pw_planar") return std::unique_ptr<Op>(new PwPlanarOp(ints, floats, weights, k, threads));
+  if (kind == "stem_blocked") return std::unique_ptr<Op>(new StemBlockedOp(ints, floats, weights, k, threads));
   if (kind == "chan_binary") return std::unique_ptr<Op>(new ChanBinaryOp(ints, threads));
   if (kind == "gap_blocked") return std::unique_ptr<Op>(new GapBlockedOp(ints, threads));
   return nullptr;

@@ -31,7 +31,7 @@ void conv_gemm_pointwise(const KernelTable* k, int64_t mc, int64_t nc, int64_t K
                          const float* b, int64_t ldb, float* c, int64_t ldc, const float* bias, int act,
                          const float* params, float* pb);
 // Ops over channel-blocked tensors (blocked.cpp): pw_blocked, dw_blocked, reorder, chan_binary,
-// gap_blocked, pw_planar; null otherwise.
+// gap_blocked, pw_planar, stem_blocked; null otherwise.
 std::unique_ptr<Op> make_blocked_op(const std::string& kind, const std::vector<int64_t>& ints,
                                     const std::vector<float>& floats, const std::vector<Weight>& weights,
                                     const KernelTable* k, int threads);

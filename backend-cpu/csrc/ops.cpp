@@ -516,7 +516,8 @@ std::unique_ptr<Op> make_op(const std::string& kind, const std::vector<int>& in,
   std::unique_ptr<Op> op;
   if (kind == "conv") op = make_conv_op(v, f, w, k, threads);
   else if (kind == "pw_blocked" || kind == "dw_blocked" || kind == "reorder" || kind == "chan_binary" ||
-           kind == "gap_blocked" || kind == "pw_planar")
+           kind == "gap_blocked" || kind == "pw_planar" ||
+           kind == "stem_blocked")
     op = make_blocked_op(kind, v, f, w, k, threads);
   else if (kind == "matmul") op.reset(new MatMulOp(v, f, w, k, threads));
   else if (kind == "pool") op.reset(new PoolOp(v));

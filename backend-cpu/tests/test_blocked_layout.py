@@ -406,9 +406,9 @@ def test_modes_fire_module(monkeypatch):
     auto = run_case(monkeypatch, graph, feeds, layout="auto")
     assert not BLOCKED_KINDS & set(auto), auto
     assert not BLOCKED_KINDS & set(run_case(monkeypatch, graph, feeds, layout="planar"))
-    for isa in ISAS:  # forced: squeeze + 1x1 expand blocked, the 3x3 expand reads squeeze planar
-        kinds = run_case(monkeypatch, graph, feeds, isa, layout="blocked")
-        assert kinds.count("pw_blocked") == 2 and kinds.count("reorder") == 3, kinds
+    for isa in ISAS:  # forced: squeeze + 1x1 expand blocked; the 3x3 expand (few channels) reads
+        kinds = run_case(monkeypatch, graph, feeds, isa, layout="blocked")  # squeeze planar
+        assert kinds.count("pw_blocked") == 2, kinds
 
 
 def test_mode_auto_one_block_stays_planar(monkeypatch):
@@ -488,3 +488,31 @@ def test_planar_pointwise_is_the_default_for_projections(monkeypatch):
     x = rand((1, 64, 15, 15), 5)
     kinds = run_case(monkeypatch, b.graph({"x": x}, ["y"]), {"x": x}, layout="auto")
     assert kinds == ["pw_planar", "conv"], kinds
+
+
+# Stems (few input channels) read the planar image and write channel blocks: the chain starts at
+# the input with no reorder. Odd output widths (remainder tiles), partial blocks, both strides,
+# 3x3 to 7x7, asymmetric pads, batches and threads.
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("c,m,h,w,k,stride,pads,n,threads,act", [
+    (3, 16, 33, 37, 3, 2, None, 1, 1, "Relu"), (3, 13, 20, 23, 7, 2, (3, 2, 3, 1), 2, 2, "HardSwish"),
+    (2, 24, 9, 17, 5, 1, None, 1, 2, "Clip"), (1, 8, 5, 5, 3, 1, (0, 1, 2, 0), 1, 1, ""),
+    (4, 40, 16, 64, 3, 2, None, 1, 1, "LeakyRelu")])
+def test_stem_into_blocks(monkeypatch, isa, c, m, h, w, k, stride, pads, n, threads, act):
+    b = Builder(21)
+    b.conv("x", "s", c, m, k, stride, pads=pads, act=ACTS[act])
+    b.conv("s", "d", m, m, 3, group=m, act=ACTS["Relu"])
+    b.conv("d", "y", m, 8)
+    x = rand((n, c, h, w), 22)
+    kinds = run_case(monkeypatch, b.graph({"x": x}, ["y"]), {"x": x}, isa, threads)
+    assert kinds[0] == "stem_blocked" and kinds.count("reorder") == 1, kinds
+
+
+def test_stem_starts_the_chain_in_auto_mode(monkeypatch):
+    b = Builder(5)
+    b.conv("x", "s", 3, 16, 3, 2, act=ACTS["Relu"])
+    y, h, w = inverted_residual(b, "s", 16, 32, 16, 16, 16)
+    y, h, w = inverted_residual(b, y, 16, 32, 16, h, w, tag="b")
+    x = rand((1, 3, 32, 32), 6)
+    kinds = run_case(monkeypatch, b.graph({"x": x}, [y]), {"x": x}, layout="auto")
+    assert kinds[0] == "stem_blocked" and kinds.count("reorder") == 1, kinds

@@ -132,6 +132,11 @@ struct ConvKernels {
   // Blocked depthwise conv, output rows [oh0, oh1) of one channel block; w: [KH * KW][8], bias: [8].
   void (*dw_blocked)(const BlockedDwGeom& g, const float* x, const float* w, const float* bias, float* y,
                      int64_t oh0, int64_t oh1, int act, const float* params);
+  // Output row oh of a direct conv (DirectGeom, few input channels) into channel blocks: y is row oh
+  // of block 0, blocks ystride floats apart; w: [Mb][taps][8], bias: [Mb][8]; act codes 0-5; rows:
+  // scratch as direct_row's.
+  void (*stem_blocked)(const DirectGeom& g, const float* x, int64_t oh, const float* w, const float* bias,
+                       int64_t Mb, int act, const float* params, float* rows, float* y, int64_t ystride);
   // n pixels of C planar channels (x: channels xs floats apart) into channel blocks (y: blocks ys
   // floats apart; pad lanes written as 0), and back (from_blocked: x blocks, y channels).
   void (*to_blocked)(const float* x, int64_t xs, int64_t C, int64_t n, float* y, int64_t ys);

@@ -6,7 +6,10 @@ reason: there every tap is one vector multiply-add of 8 channels at any map size
 elementwise ops and global pools between them run on it unchanged, so a MobileNet runs from its
 stem to its pooling without changing layout. Reorders sit only where a chain meets planar ops.
 
-Runs after lowering (and fusion), before the native plan: candidate ops are grouped into
+A stem conv of few input channels reads the planar image and writes blocks (`stem_blocked`), so a
+chain can start at the input with no reorder.
+
+Runs after lowering, before the native plan: candidate ops are grouped into
 connected chains; a chain goes blocked when it holds a depthwise conv and few reorders at its
 edges (`MNN_CPU_LAYOUT`: `auto` (default), `blocked` (every chain with a conv), `planar`).
 Pad lanes of a partial last block are kept finite (reorders write 0, convs have zero weights and
@@ -48,7 +51,8 @@ def _cpad(c: int) -> int:
 
 
 def conv_kind(lop: LOp) -> Optional[str]:
-    """'pw' (1x1, stride 1, no pads, one group), 'dw' (depthwise) or None."""
+    """'pw' (1x1, stride 1, no pads, one group), 'dw' (depthwise), 'stem' (few input channels) or
+    None."""
     if lop.kind != "conv" or len(lop.ints) < 18:
         return None
     N, C, H, W, M, OH, OW, KH, KW, SH, SW, DH, DW, PT, PL, G, act, _ = lop.ints[:18]
@@ -58,6 +62,9 @@ def conv_kind(lop: LOp) -> Optional[str]:
         return "pw"
     if G == C == M:
         return "dw"
+    taps = C * KH * KW
+    if G == 1 and DW == 1 and SW <= 2 and KH * KW > 1 and (taps <= 64 or (C <= 4 and taps <= 160)):
+        return "stem"  # few input channels (conv.cpp direct_ok): planar in, blocked out
     return None
 
 
@@ -85,7 +92,10 @@ class _Layout:
         if ys is None:
             return None
         if lop.kind == "conv":
-            return [(lop.inputs[0], "full")] if conv_kind(lop) and self.shape4(lop.inputs[0]) else None
+            kind = conv_kind(lop)
+            if kind is None or self.shape4(lop.inputs[0]) is None:
+                return None
+            return [(lop.inputs[0], "planar" if kind == "stem" else "full")]
         op = lop.node.op if lop.node is not None else ""
         if lop.kind == "unary" and lop.ints[1] in SAFE_UNARY and self.shape4(lop.inputs[0]) == ys:
             return [(lop.inputs[0], "full")]
@@ -250,7 +260,11 @@ def _rewrite(lops, env: Env, outputs, candidates, chosen) -> tuple[list[LOp], En
         by = y + SUFFIX
         types[by] = TensorType(DType.F32, (N, _cpad(C), H, W))
         roles = candidates[i]
-        if lop.kind == "conv":
+        if lop.kind == "conv" and conv_kind(lop) == "stem":  # reads its input planar
+            to_planar(lop.inputs[0], lop.node)
+            new = LOp("stem_blocked", [lop.inputs[0]], [by], list(lop.ints[:18]), list(lop.floats),
+                      list(lop.weights), lop.node, cost=lop.cost)
+        elif lop.kind == "conv":
             x = to_blocked(lop.inputs[0], lop.node)
             n, c, h, w, m, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, g, act, has_bias = lop.ints[:18]
             if conv_kind(lop) == "pw":

@@ -109,6 +109,83 @@ static void pw_blocked(const float* x, int64_t xs, int64_t Kb, const float* w, c
   }
 }
 
+// ---- direct convolution of few input channels into channel blocks (network stems) ------------------
+// PT output columns x OB output blocks in registers; tap t of column ow reads rows[offs[t] + ow]
+// (direct_fill's phase-split rows), broadcast against OB weight vectors ([Mb][taps][8]).
+template <int OB, int PT, int ACT>
+__attribute__((always_inline)) static inline void stem_tile(const float* src, const int64_t* offs, int taps,
+                                                            const float* w, int64_t wstride, const float* bias,
+                                                            float* y, int64_t ystride, const float* prm) {
+  v8 acc[OB][PT];
+  for (int o = 0; o < OB; ++o) {
+    const v8 b = ld8(bias + o * 8);
+    for (int p = 0; p < PT; ++p) acc[o][p] = b;
+  }
+  for (int t = 0; t < taps; ++t) {
+    const float* s = src + offs[t];
+    v8 wv[OB];
+    for (int o = 0; o < OB; ++o) wv[o] = ld8(w + o * wstride + t * 8);
+    for (int p = 0; p < PT; ++p) {
+      const v8 xs = bc8(s[p]);
+      for (int o = 0; o < OB; ++o) acc[o][p] += wv[o] * xs;
+    }
+  }
+  for (int o = 0; o < OB; ++o)
+    for (int p = 0; p < PT; ++p) st8(y + o * ystride + p * 8, act8<ACT>(acc[o][p], prm));
+}
+
+template <int OB, int PT, int ACT>
+static void stem_run(const float* rows, const DirectGeom& g, const float* w, int64_t wstride, const float* bias,
+                     float* y, int64_t ystride, const float* prm) {
+  int64_t ow = 0;
+  for (; ow + PT <= g.OW; ow += PT)
+    stem_tile<OB, PT, ACT>(rows + ow, g.offs, g.taps, w, wstride, bias, y + ow * 8, ystride, prm);
+  const int64_t r = g.OW - ow;
+  const float* src = rows + ow;
+  float* yp = y + ow * 8;
+#define MNN_STEM_REM(n) \
+  case n: if (n < PT) stem_tile<OB, (n < PT ? n : 1), ACT>(src, g.offs, g.taps, w, wstride, bias, yp, ystride, prm); break;
+  switch (r) {
+    MNN_STEM_REM(1) MNN_STEM_REM(2) MNN_STEM_REM(3) MNN_STEM_REM(4) MNN_STEM_REM(5) MNN_STEM_REM(6)
+    MNN_STEM_REM(7) MNN_STEM_REM(8) MNN_STEM_REM(9) MNN_STEM_REM(10) MNN_STEM_REM(11)
+    default: break;
+  }
+#undef MNN_STEM_REM
+}
+
+template <int ACT>
+static void stem_row_t(const DirectGeom& g, const float* rows, const float* w, const float* bias, int64_t Mb,
+                       float* y, int64_t ystride, const float* prm) {
+  const int64_t wstride = g.taps * 8;
+  for (int64_t ob = 0; ob < Mb;) {
+    const int64_t left = Mb - ob;
+    const float* wb = w + ob * wstride;
+    float* yb = y + ob * ystride;
+    if (left >= 2) {
+      stem_run<2, 6, ACT>(rows, g, wb, wstride, bias + ob * 8, yb, ystride, prm);
+      ob += 2;
+    } else {
+      stem_run<1, 12, ACT>(rows, g, wb, wstride, bias + ob * 8, yb, ystride, prm);
+      ob += 1;
+    }
+  }
+}
+
+// Output row oh of a direct conv into channel blocks: y is row oh of block 0, blocks ystride floats
+// apart; w: [Mb][taps][8], bias: [Mb][8] (zero-padded); act codes 0-5. rows: as direct_row's.
+static void stem_blocked(const DirectGeom& g, const float* x, int64_t oh, const float* w, const float* bias,
+                         int64_t Mb, int act, const float* prm, float* rows, float* y, int64_t ystride) {
+  direct_fill(g, x, oh, rows);
+  switch (act) {
+    case 1: return stem_row_t<1>(g, rows, w, bias, Mb, y, ystride, prm);
+    case 2: return stem_row_t<2>(g, rows, w, bias, Mb, y, ystride, prm);
+    case 3: return stem_row_t<3>(g, rows, w, bias, Mb, y, ystride, prm);
+    case 4: return stem_row_t<4>(g, rows, w, bias, Mb, y, ystride, prm);
+    case 5: return stem_row_t<5>(g, rows, w, bias, Mb, y, ystride, prm);
+    default: return stem_row_t<0>(g, rows, w, bias, Mb, y, ystride, prm);
+  }
+}
+
 // ---- depthwise convolution --------------------------------------------------------------------------
 // One output row of one channel block: columns whose taps all fall inside the row go U at a time
 // with no bounds checks; the edge columns check each tap. KW and SW are compile-time for the

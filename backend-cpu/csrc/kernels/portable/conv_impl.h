@@ -778,9 +778,8 @@ static void direct_row_t(const DirectGeom& g, const float* rows, const float* w,
   }
 }
 
-static bool direct_row(const DirectGeom& g, const float* x, int64_t oh, const float* w,
-                       const float* bias, int64_t M, int act, const float* p, float* rows, float* y,
-                       int64_t ystride) {
+// The C * KH input rows output row oh reads, zero-padded and split into column phases (DirectGeom).
+static void direct_fill(const DirectGeom& g, const float* x, int64_t oh, float* rows) {
   const int64_t span = g.SW * g.Wh;  // padded columns of one input row
   float* line = rows + g.C * g.KH * span;
   // Input columns [lo, hi) land inside the padded row at lo + PL.
@@ -801,6 +800,12 @@ static bool direct_row(const DirectGeom& g, const float* x, int64_t oh, const fl
       zero_floats(pad + hi + g.PL, span - hi - g.PL);
       if (g.SW == 2) deinterleave(line, g.Wh, dst, dst + g.Wh);
     }
+}
+
+static bool direct_row(const DirectGeom& g, const float* x, int64_t oh, const float* w,
+                       const float* bias, int64_t M, int act, const float* p, float* rows, float* y,
+                       int64_t ystride) {
+  direct_fill(g, x, oh, rows);
   const int code = act <= 5 ? act : 0;
   switch (code) {
     case 1: direct_row_t<1>(g, rows, w, bias, M, p, y, ystride); break;
@@ -955,7 +960,8 @@ static void maxpool(const float* x, int64_t H, int64_t W, float* y, int64_t OH, 
 static const ConvKernels kConvKernels = {kLanes, kVec, dw_flat, bias_act, dw_plane, dw_block, wino_in,
                                          wino_out, wino_gather, wino_scatter, gemv,
                                          direct_row, kMR, micro_conv, maxpool, dw_rows,
-                                         pw_blocked, dw_blocked, to_blocked, from_blocked};
+                                         pw_blocked, dw_blocked, stem_blocked, to_blocked,
+                                         from_blocked};
 
 }  // namespace MNN_KNS
 }  // namespace mnncpu
