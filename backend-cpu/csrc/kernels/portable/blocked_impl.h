@@ -17,6 +17,20 @@ static inline v8 act8(v8 v, const float* p) {
   }
 }
 
+// f(std::integral_constant<int, ACT>) for the activation codes 0-5 the kernels fuse: one switch
+// turns a run-time code into the template argument.
+template <class F>
+static inline void with_act(int act, F&& f) {
+  switch (act) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    case 4: return f(std::integral_constant<int, 4>{});
+    case 5: return f(std::integral_constant<int, 5>{});
+    default: return f(std::integral_constant<int, 0>{});
+  }
+}
+
 // ---- pointwise (1x1) convolution --------------------------------------------------------------------
 // PT pixels x OB output blocks held in registers; per input channel, OB weight vectors and PT
 // broadcast input scalars: no packing of the input, which already has pixels as rows.
@@ -77,14 +91,9 @@ static void pw_run(const float* x, int64_t xs, int64_t Kb, const float* w, int64
 template <int OB, int PT>
 static void pw_run_act(const float* x, int64_t xs, int64_t Kb, const float* w, int64_t K8, const float* bias,
                        float* y, int64_t ys, const float* res, int64_t p0, int64_t p1, int act, const float* prm) {
-  switch (act) {
-    case 1: return pw_run<OB, PT, 1>(x, xs, Kb, w, K8, bias, y, ys, res, p0, p1, prm);
-    case 2: return pw_run<OB, PT, 2>(x, xs, Kb, w, K8, bias, y, ys, res, p0, p1, prm);
-    case 3: return pw_run<OB, PT, 3>(x, xs, Kb, w, K8, bias, y, ys, res, p0, p1, prm);
-    case 4: return pw_run<OB, PT, 4>(x, xs, Kb, w, K8, bias, y, ys, res, p0, p1, prm);
-    case 5: return pw_run<OB, PT, 5>(x, xs, Kb, w, K8, bias, y, ys, res, p0, p1, prm);
-    default: return pw_run<OB, PT, 0>(x, xs, Kb, w, K8, bias, y, ys, res, p0, p1, prm);
-  }
+  with_act(act, [&](auto a) {
+    pw_run<OB, PT, decltype(a)::value>(x, xs, Kb, w, K8, bias, y, ys, res, p0, p1, prm);
+  });
 }
 
 // y[ob][p] = act(bias[ob] + sum_k w[ob][k] * x[k / 8][p][k % 8]) (+ res[ob][p]) for pixels
@@ -176,14 +185,7 @@ static void stem_row_t(const DirectGeom& g, const float* rows, const float* w, c
 static void stem_blocked(const DirectGeom& g, const float* x, int64_t oh, const float* w, const float* bias,
                          int64_t Mb, int act, const float* prm, float* rows, float* y, int64_t ystride) {
   direct_fill(g, x, oh, rows);
-  switch (act) {
-    case 1: return stem_row_t<1>(g, rows, w, bias, Mb, y, ystride, prm);
-    case 2: return stem_row_t<2>(g, rows, w, bias, Mb, y, ystride, prm);
-    case 3: return stem_row_t<3>(g, rows, w, bias, Mb, y, ystride, prm);
-    case 4: return stem_row_t<4>(g, rows, w, bias, Mb, y, ystride, prm);
-    case 5: return stem_row_t<5>(g, rows, w, bias, Mb, y, ystride, prm);
-    default: return stem_row_t<0>(g, rows, w, bias, Mb, y, ystride, prm);
-  }
+  with_act(act, [&](auto a) { stem_row_t<decltype(a)::value>(g, rows, w, bias, Mb, y, ystride, prm); });
 }
 
 // ---- depthwise convolution --------------------------------------------------------------------------
@@ -270,14 +272,7 @@ static void dw_blocked_act(const BlockedDwGeom& g, const float* x, const float* 
 // Output rows [oh0, oh1) of one channel block: x [H][W][8], y [OH][OW][8], w [KH * KW][8], bias [8].
 static void dw_blocked(const BlockedDwGeom& g, const float* x, const float* w, const float* bias, float* y,
                        int64_t oh0, int64_t oh1, int act, const float* prm) {
-  switch (act) {
-    case 1: return dw_blocked_act<1>(g, x, w, bias, y, oh0, oh1, prm);
-    case 2: return dw_blocked_act<2>(g, x, w, bias, y, oh0, oh1, prm);
-    case 3: return dw_blocked_act<3>(g, x, w, bias, y, oh0, oh1, prm);
-    case 4: return dw_blocked_act<4>(g, x, w, bias, y, oh0, oh1, prm);
-    case 5: return dw_blocked_act<5>(g, x, w, bias, y, oh0, oh1, prm);
-    default: return dw_blocked_act<0>(g, x, w, bias, y, oh0, oh1, prm);
-  }
+  with_act(act, [&](auto a) { dw_blocked_act<decltype(a)::value>(g, x, w, bias, y, oh0, oh1, prm); });
 }
 
 // ---- layout changes ---------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // namespace MNN_KNS with MNN_CONV_LANES (= that ISA's GEMM NR) defined.
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/conv_kernels.h"
 #if defined(__AVX__)
