@@ -3,23 +3,22 @@
 A tensor [N, C, H, W] in the blocked layout is [N, ceil(C/8), H, W, 8]. Depthwise convs are the
 reason: there every tap is one vector multiply-add of 8 channels at any map size or stride. The
 1x1 convs next to them read and write the same layout without packing, and the activations,
-elementwise ops and global pools between them run on it unchanged, so a MobileNet runs from its
-stem to its pooling without changing layout. Reorders sit only where a chain meets planar ops.
+elementwise ops and global pools between them run on it unchanged. A stem conv of few input
+channels reads the planar image and writes blocks (`stem_blocked`), so a MobileNet runs from its
+input to its pooling in one layout; reorders sit only where a chain meets planar ops.
 
-A stem conv of few input channels reads the planar image and writes blocks (`stem_blocked`), so a
-chain can start at the input with no reorder.
-
-Runs after lowering, before the native plan: candidate ops are grouped into
-connected chains; a chain goes blocked when it holds a depthwise conv and few reorders at its
-edges (`MNN_CPU_LAYOUT`: `auto` (default), `blocked` (every chain with a conv), `planar`).
-Pad lanes of a partial last block are kept finite (reorders write 0, convs have zero weights and
-biases there), which is why only ops that map 0 to a finite value join a chain.
+Runs after lowering, before the native plan: candidate ops are grouped into connected chains; a
+chain goes blocked when it holds a depthwise conv and few reorders at its edges (`MNN_CPU_LAYOUT`:
+`auto` (default), `blocked` (every chain with a conv), `planar`). Pad lanes of a partial last
+block are kept finite (reorders write 0, convs have zero weights and biases there), which is why
+only ops that map every finite value to a finite value join a chain. Planar 1x1 convs left outside
+the chains may still use the blocked tile through `pw_planar` (_planar_pointwise).
 """
 from __future__ import annotations
 
 import os
-from math import prod
 from dataclasses import replace
+from math import prod
 from typing import Optional, Sequence
 
 import numpy as np
