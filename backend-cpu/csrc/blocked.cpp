@@ -326,12 +326,16 @@ class PwPlanarOp : public Op {
     for (size_t i = 0; i < f.size() && i < 2; ++i) params_[i] = f[i];
     weights_ = pack_pointwise(w[0], M_, K_);
     bias_ = pack_bias(v[5] ? &w[1] : nullptr, M_);
-    // Chunks of pixels whose blocked input stays in L1 (~24 KiB), a multiple of 24 (8 for the
-    // transposes, 6 for the tile), a few per thread.
+    // Equal chunks of pixels whose blocked input stays in L1 (~24 KiB, at least 24 pixels); with
+    // several threads at least 4 tasks per thread, their count a multiple of the threads, so all
+    // finish together (squeezenet's 13x13 head: 169 = 8 x 22 rather than 7 x 24 + 1).
     const int64_t Kp = blocks(K_) * kBlock;
-    chunk_ = std::max<int64_t>(24, (6144 / Kp) / 24 * 24);
-    if (threads > 1) chunk_ = std::min(chunk_, std::max<int64_t>(24, round_up(ceil_div(P_ * N_, 4 * threads), 24)));
-    chunk_ = std::min(chunk_, P_);
+    int64_t n = ceil_div(P_, std::max<int64_t>(24, 6144 / Kp));
+    if (threads > 1) {
+      const int64_t want = std::min(ceil_div(4 * threads, N_), ceil_div(P_, 8));
+      n = round_up(std::max(n, want), threads);
+    }
+    chunk_ = ceil_div(P_, n);
     chunks_ = ceil_div(P_, chunk_);
   }
 
