@@ -74,6 +74,25 @@ def test_wrong_inputs_name_what_was_expected(ctx, feeds, pattern) -> None:
         session.run(feeds)
 
 
+def test_checks_still_apply_after_a_good_run(ctx) -> None:
+    """Repeated feeds of the last run's types skip the checks; anything else is checked again."""
+    session = batch_model(ctx).session(backends=["reference"])
+    good = {"x": np.ones((2, 4), np.float32)}
+    first = session.run(good)["y"]
+    np.testing.assert_array_equal(session.run(good)["y"], first)
+    with pytest.raises(InputError, match="dtype"):
+        session.run({"x": np.ones((2, 4), np.float64)})
+    with pytest.raises(InputError, match="rank"):
+        session.run({"x": np.ones((2, 4, 1), np.float32)})
+    with pytest.raises(InputError, match="missing"):
+        session.run({})
+    with pytest.raises(InputError, match="unknown"):
+        session.run({**good, "z": np.ones(1, np.float32)})
+    np.testing.assert_array_equal(session.run(good)["y"], first)
+    other = session.run({"x": np.ones((3, 4), np.float32)})["y"]  # a new batch size: planned anew
+    assert other.shape[0] == 3
+
+
 # ---- memory planning ----------------------------------------------------------------------------
 
 def test_chain_reuses_memory(ctx) -> None:

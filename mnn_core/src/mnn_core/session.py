@@ -138,6 +138,7 @@ class Session:
                 f"{n}: {r}" for n, r in self.unavailable.items()))
         self._plans: "OrderedDict[tuple, Plan]" = OrderedDict()
         self.plan: Optional[Plan] = None
+        self._last_key: Optional[tuple] = None  # (name, dtype, shape) of the feeds that chose self.plan
         declared = {n: model.graph.types.get(n) for n in model.graph.inputs}
         if all(t is not None and t.is_static for t in declared.values()):
             self.plan = self._plan_for(declared)
@@ -181,6 +182,7 @@ class Session:
         else:
             self._plans.move_to_end(key)
         self.plan = plan
+        self._last_key = None  # run() sets it again for the feeds it checked
         return plan
 
     def _make_plan(self, input_types: dict[str, TensorType]) -> Plan:
@@ -281,12 +283,12 @@ class Session:
     # ---- running -------------------------------------------------------------------------------
     def check_feeds(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
         graph = self.model.graph
-        expected = ", ".join(f"{n}: {graph.types.get(n, TensorType(None))}" for n in graph.inputs)
-        unknown = [n for n in feeds if n not in graph.inputs]
-        if unknown:
-            raise InputError(f"unknown input(s) {unknown}; the model's inputs are {expected}")
-        missing = [n for n in graph.inputs if n not in feeds]
-        if missing:
+        if len(feeds) != len(graph.inputs) or any(n not in feeds for n in graph.inputs):
+            expected = ", ".join(f"{n}: {graph.types.get(n, TensorType(None))}" for n in graph.inputs)
+            unknown = [n for n in feeds if n not in graph.inputs]
+            if unknown:
+                raise InputError(f"unknown input(s) {unknown}; the model's inputs are {expected}")
+            missing = [n for n in graph.inputs if n not in feeds]
             raise InputError(f"missing input(s) {missing}; the model's inputs are {expected}")
         arrays = {}
         for name in graph.inputs:
@@ -317,9 +319,18 @@ class Session:
 
     def run(self, feeds: Mapping[str, Any], profiler=None) -> dict[str, np.ndarray]:
         """Run once. `feeds` maps every input name to an array; returns every output by name."""
-        arrays = self.check_feeds(feeds)
-        plan = self._plan_for({n: TensorType.of(a) if isinstance(a, np.ndarray)
-                               else self.model.graph.types.get(n, TensorType(None)) for n, a in arrays.items()})
+        # Fast path: the same input names, dtypes and shapes as the last run need no checks or plan
+        # lookup. It matters because a run evicts the interpreter from the caches: the full checks
+        # then took ~80 us, 2-3% of a 3 ms model at 2 threads.
+        key = tuple((n, a.dtype, a.shape) for n, a in feeds.items()) \
+            if all(isinstance(a, np.ndarray) for a in feeds.values()) else None
+        if key is not None and key == self._last_key and self.plan is not None:
+            arrays, plan = dict(feeds), self.plan
+        else:
+            arrays = self.check_feeds(feeds)
+            plan = self._plan_for({n: TensorType.of(a) if isinstance(a, np.ndarray)
+                                   else self.model.graph.types.get(n, TensorType(None)) for n, a in arrays.items()})
+            self._last_key = key
         env: dict[tuple[str, str], Any] = {(n, HOST): a for n, a in arrays.items()}
         home: dict[str, Backend] = {}
         for seg, copies in zip(plan.segments, plan.copies):
