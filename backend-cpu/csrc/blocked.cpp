@@ -5,6 +5,7 @@
 // need shifted or strided loads (and small maps waste most of each vector). 1x1 convs read the
 // blocked input in place: its pixels are already the rows of the GEMM, so nothing is packed.
 #include <algorithm>
+#include <string>
 #include <vector>
 #include <stdexcept>
 
@@ -21,6 +22,13 @@ void require(bool ok, const char* what) {
 }
 
 int64_t blocks(int64_t c) { return ceil_div(c, kBlock); }
+
+// `op` after checking that it got between lo and hi ints.
+std::string checked(const std::vector<int64_t>& v, size_t lo, size_t hi, const std::string& op) {
+  require(v.size() >= lo && v.size() <= hi, (op + ": expected " + std::to_string(lo) +
+                                             (hi > lo ? " or " + std::to_string(hi) : "") + " ints").c_str());
+  return op;
+}
 
 // Weights [M][K] as [Mb][Kb * 8][8] and bias [M] as [Mb][8], zero-padded.
 AlignedPtr<float> pack_pointwise(const Weight& w, int64_t M, int64_t K) {
@@ -52,24 +60,36 @@ AlignedPtr<float> pack_bias(const Weight* b, int64_t M) {
   return out;
 }
 
-// ints: N K M P act has_bias [residual]; floats: 2 activation params; weights: W (M x K), bias (M).
-// With residual = 1 a second input of the output's shape is added after the activation (the
-// skip connection of a residual block, which then costs no pass of its own).
+// A 1x1 conv as pw_blocked and pw_planar take it: ints N K M P act has_bias; floats: 2 activation
+// params; weights: W (M x K), bias (M), packed for the blocked tile.
+struct Pointwise {
+  int64_t N, K, M, P;
+  int act;
+  float params[2] = {0.f, 0.f};
+  AlignedPtr<float> weights, bias;
+
+  Pointwise(const std::string& op, const std::vector<int64_t>& v, const std::vector<float>& f,
+            const std::vector<Weight>& w)
+      : N(v.at(0)), K(v.at(1)), M(v.at(2)), P(v.at(3)), act(static_cast<int>(v.at(4))) {
+    require(N > 0 && K > 0 && M > 0 && P > 0, (op + ": empty geometry").c_str());
+    require(act >= 0 && act <= 5, (op + ": activation code must be 0-5").c_str());
+    require(!w.empty() && w[0].numel() == M * K, (op + ": weight size").c_str());
+    require(!v.at(5) || (w.size() > 1 && w[1].numel() == M), (op + ": bias size").c_str());
+    for (size_t i = 0; i < f.size() && i < 2; ++i) params[i] = f[i];
+    weights = pack_pointwise(w[0], M, K);
+    bias = pack_bias(v[5] ? &w[1] : nullptr, M);
+  }
+};
+
+// Pointwise ints, then [residual]: with residual = 1 a second input of the output's shape is added
+// after the activation (the skip connection of a residual block, which then costs no pass of its own).
 class PwBlockedOp : public Op {
  public:
   PwBlockedOp(const std::vector<int64_t>& v, const std::vector<float>& f, const std::vector<Weight>& w,
               const KernelTable* k, int threads)
-      : ck_(conv_kernels_of(k)) {
-    require(v.size() == 6 || v.size() == 7, "pw_blocked: expected 6 or 7 ints");
+      : ck_(conv_kernels_of(k)), pw_(checked(v, 6, 7, "pw_blocked"), v, f, w),
+        N_(pw_.N), K_(pw_.K), M_(pw_.M), P_(pw_.P) {
     residual_ = v.size() == 7 && v[6] != 0;
-    N_ = v[0], K_ = v[1], M_ = v[2], P_ = v[3], act_ = static_cast<int>(v[4]);
-    require(N_ > 0 && K_ > 0 && M_ > 0 && P_ > 0, "pw_blocked: empty geometry");
-    require(act_ >= 0 && act_ <= 5, "pw_blocked: activation code must be 0-5");
-    require(!w.empty() && w[0].numel() == M_ * K_, "pw_blocked: weight size");
-    require(!v[5] || (w.size() > 1 && w[1].numel() == M_), "pw_blocked: bias size");
-    for (size_t i = 0; i < f.size() && i < 2; ++i) params_[i] = f[i];
-    weights_ = pack_pointwise(w[0], M_, K_);
-    bias_ = pack_bias(v[5] ? &w[1] : nullptr, M_);
     // Tasks: pixel chunks whose input (K x chunk floats) stays in L1-L2 while every output block
     // runs over it (the whole map when its input fits L2, so weights are read once). With several
     // threads, at least 4 tasks per thread for the pool's guided split to even out: smaller chunks
@@ -102,18 +122,17 @@ class PwBlockedOp : public Op {
       const int64_t c = rest / obsplit_, s = rest % obsplit_;
       const int64_t p0 = c * chunk_, p1 = std::min(P_, p0 + chunk_);
       const int64_t ob0 = s * obper_, ob1 = std::min(Mb, ob0 + obper_);
-      ck_->pw_blocked(x + n * img_in, P_ * kBlock, Kb, weights_.get(), bias_.get(), y + n * img_out,
-                      P_ * kBlock, r ? r + n * img_out : nullptr, p0, p1, ob0, ob1, act_, params_);
+      ck_->pw_blocked(x + n * img_in, P_ * kBlock, Kb, pw_.weights.get(), pw_.bias.get(), y + n * img_out,
+                      P_ * kBlock, r ? r + n * img_out : nullptr, p0, p1, ob0, ob1, pw_.act, pw_.params);
     });
   }
 
  private:
   const ConvKernels* ck_;
-  int64_t N_, K_, M_, P_, chunk_ = 1, chunks_ = 1, obsplit_ = 1, obper_ = 1;
-  int act_;
+  Pointwise pw_;
+  const int64_t N_, K_, M_, P_;
+  int64_t chunk_ = 1, chunks_ = 1, obsplit_ = 1, obper_ = 1;
   bool residual_ = false;
-  float params_[2] = {0.f, 0.f};
-  AlignedPtr<float> weights_, bias_;
 };
 
 // ints: N C H W OH OW KH KW SH SW DH DW PT PL act has_bias; floats: 2 activation params;
@@ -316,16 +335,8 @@ class PwPlanarOp : public Op {
  public:
   PwPlanarOp(const std::vector<int64_t>& v, const std::vector<float>& f, const std::vector<Weight>& w,
              const KernelTable* k, int threads)
-      : ck_(conv_kernels_of(k)) {
-    require(v.size() == 6, "pw_planar: expected 6 ints");
-    N_ = v[0], K_ = v[1], M_ = v[2], P_ = v[3], act_ = static_cast<int>(v[4]);
-    require(N_ > 0 && K_ > 0 && M_ > 0 && P_ > 0, "pw_planar: empty geometry");
-    require(act_ >= 0 && act_ <= 5, "pw_planar: activation code must be 0-5");
-    require(!w.empty() && w[0].numel() == M_ * K_, "pw_planar: weight size");
-    require(!v[5] || (w.size() > 1 && w[1].numel() == M_), "pw_planar: bias size");
-    for (size_t i = 0; i < f.size() && i < 2; ++i) params_[i] = f[i];
-    weights_ = pack_pointwise(w[0], M_, K_);
-    bias_ = pack_bias(v[5] ? &w[1] : nullptr, M_);
+      : ck_(conv_kernels_of(k)), pw_(checked(v, 6, 6, "pw_planar"), v, f, w),
+        N_(pw_.N), K_(pw_.K), M_(pw_.M), P_(pw_.P) {
     // Equal chunks of pixels whose blocked input stays in L1 (~24 KiB, at least 24 pixels); with
     // several threads at least 4 tasks per thread, their count a multiple of the threads, so all
     // finish together (squeezenet's 13x13 head: 169 = 8 x 22 rather than 7 x 24 + 1).
@@ -351,18 +362,17 @@ class PwPlanarOp : public Op {
       float* xb = ctx.thread_scratch(tid);
       float* yb = xb + Kb * kBlock * chunk_;
       ck_->to_blocked(x + n * K_ * P_ + p0, P_, K_, cnt, xb, cnt * kBlock);
-      ck_->pw_blocked(xb, cnt * kBlock, Kb, weights_.get(), bias_.get(), yb, cnt * kBlock, nullptr, 0, cnt, 0, Mb,
-                      act_, params_);
+      ck_->pw_blocked(xb, cnt * kBlock, Kb, pw_.weights.get(), pw_.bias.get(), yb, cnt * kBlock, nullptr, 0, cnt,
+                      0, Mb, pw_.act, pw_.params);
       ck_->from_blocked(yb, cnt * kBlock, M_, cnt, y + n * M_ * P_ + p0, P_);
     });
   }
 
  private:
   const ConvKernels* ck_;
-  int64_t N_, K_, M_, P_, chunk_ = 1, chunks_ = 1;
-  int act_;
-  float params_[2] = {0.f, 0.f};
-  AlignedPtr<float> weights_, bias_;
+  Pointwise pw_;
+  const int64_t N_, K_, M_, P_;
+  int64_t chunk_ = 1, chunks_ = 1;
 };
 
 // A network stem (few input channels, direct_ok in conv.cpp) writing channel blocks, so a blocked
