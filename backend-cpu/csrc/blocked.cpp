@@ -330,7 +330,7 @@ class GapBlockedOp : public Op {
 // transposed into channel blocks in scratch (8 x 8 register transposes), the blocked 1x1 tile runs
 // on it, and the result is transposed back. The transposes stand in for the GEMM's B packing, and
 // the tile keeps all 16 output channels of a pair busy where MR = 6 rows would leave 2 of 18 idle
-// (M = 16, 32: squeezenet's squeezes). ints: N K M P act has_bias; weights as pw_blocked.
+// (M = 16, 32: squeezenet's squeezes). ints, floats, weights: Pointwise.
 class PwPlanarOp : public Op {
  public:
   PwPlanarOp(const std::vector<int64_t>& v, const std::vector<float>& f, const std::vector<Weight>& w,
