@@ -23,22 +23,13 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-MODELS = Path("/work/shared/models")
+from bench_models import MODELS, feeds_for  # same folder: one place for the models and feeds
+
 DEFAULT_MODELS = ["resnet18", "mobilenet_v2", "mobilenet_v3_large", "squeezenet1_1",
                   "shufflenet_v2_x1_0", "bert_small_s128"]
-
-
-def feeds_for(name: str, input_names) -> dict:
-    rng = np.random.default_rng(0)
-    if name.startswith("bert"):
-        return {"input_ids": rng.integers(0, 30522, (1, 128)).astype(np.int64),
-                "attention_mask": np.ones((1, 128), np.int64),
-                "token_type_ids": np.zeros((1, 128), np.int64)}
-    return {input_names[0]: rng.standard_normal((1, 3, 224, 224)).astype(np.float32)}
 
 
 def worker(engine: str, model: str, threads: int, iters: int) -> None:
